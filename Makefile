@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: MIT
+# gmemfail: one non-recursive Makefile. `make help` lists the targets.
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+include mk/flags.mk
+include mk/sources.mk
+
+BUILD      ?= build
+TBUILD     := $(BUILD)/test
+GMF        := $(BUILD)/gmf
+TGMF       := $(TBUILD)/gmf
+
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+TLIB_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(LIB_SRCS))
+CLI_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+TCLI_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(CLI_SRCS))
+HARN_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(HARNESS_SRCS))
+SUITES     := $(foreach s,$(TEST_SUITES),$(TBUILD)/tests/t-$(s))
+BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all deps run test bench clean help
+
+all: $(GMF)
+
+help:
+	@echo "make           build $(GMF)"
+	@echo "make run       the main job: the built-in demonstration"
+	@echo "make test      build with ASan+UBSan and run every test"
+	@echo "make bench     run the benchmarks (figures, not assertions)"
+	@echo "make clean     remove $(BUILD)/"
+	@echo "variables: CC=clang  V=1  WERROR=0  SEED=n"
+
+deps:
+	@scripts/deps.sh
+
+run: deps $(GMF)
+	$(GMF) demo
+
+test: deps $(TGMF) $(SUITES)
+	@GMF=$(TGMF) TBUILD=$(TBUILD) tests/run-tests.sh $(SUITES)
+
+bench: deps $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD)
+
+# ---- release build ----------------------------------------------------------
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q_CC)$(CC) $(CFLAGS) $(OPTFLAGS) -c $< -o $@
+
+$(BUILD)/libgmf.a: $(LIB_OBJS)
+	$(Q_AR)rm -f $@ && $(AR) rcs $@ $^
+
+$(GMF): $(CLI_OBJS) $(BUILD)/libgmf.a
+	$(Q_LD)$(CC) $(CFLAGS) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libgmf.a
+	@mkdir -p $(@D)
+	$(Q_CC)$(CC) $(CFLAGS) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- test build: ASan + UBSan ------------------------------------------------
+$(TBUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q_CC)$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
+
+$(TBUILD)/libgmf.a: $(TLIB_OBJS)
+	$(Q_AR)rm -f $@ && $(AR) rcs $@ $^
+
+$(TGMF): $(TCLI_OBJS) $(TBUILD)/libgmf.a
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+.SECONDEXPANSION:
+$(TBUILD)/tests/t-%: $$(patsubst %.c,$(TBUILD)/%.o,$$(wildcard tests/unit/$$*/*.c)) $(HARN_OBJS) $(TBUILD)/libgmf.a
+	@mkdir -p $(@D)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

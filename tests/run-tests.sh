@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run every test and print one line per suite, then the total:
+#   N passed, N failed, N skipped
+# A suite is a unit-test binary (TAP, ending in "# NAME: N passed, N failed,
+# N skipped") or a scenario file run by gmf. Exit 77 means skipped; a binary
+# that dies before its summary counts as one failure more than it reported.
+set -u
+
+TIMEOUT=${TIMEOUT:-300}
+GMF=${GMF:-build/test/gmf}
+TBUILD=${TBUILD:-build/test}
+logdir=$TBUILD/logs
+mkdir -p "$logdir"
+
+total_p=0 total_f=0 total_s=0
+failed_names=()
+
+run_suite() {
+	local name=$1; shift
+	local log=$logdir/$name.log rc p=0 f=0 s=0 summary start end
+	start=$(date +%s.%N)
+	timeout "$TIMEOUT" "$@" >"$log" 2>&1
+	rc=$?
+	end=$(date +%s.%N)
+	summary=$(grep -E '^# [^:]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+	if [ -n "$summary" ]; then
+		read -r p f s <<<"$(sed -E 's/^# [^:]+: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$summary")"
+	fi
+	if [ -z "$summary" ]; then
+		# Died before its summary: count what it reported, then the death.
+		p=$(grep -cE '^ok [0-9]+ [^#]*$' "$log")
+		s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log")
+		f=$(grep -cE '^not ok ' "$log")
+	fi
+	if [ $rc -eq 77 ] && [ -z "$summary" ] && [ "$p" -eq 0 ]; then
+		s=1
+	elif [ $rc -ne 0 ] && [ $rc -ne 77 ] && { [ "$f" -eq 0 ] || [ -z "$summary" ]; }; then
+		f=$((f + 1))
+	fi
+	local status=ok
+	[ "$f" -gt 0 ] && status=FAIL && failed_names+=("$name")
+	[ $rc -eq 124 ] && status=TIMEOUT
+	[ "$f" -eq 0 ] && [ "$p" -eq 0 ] && [ "$s" -gt 0 ] && status=skip
+	printf '%-7s %-40s %4d passed %3d failed %3d skipped  %5.1f s\n' \
+		"$status" "$name" "$p" "$f" "$s" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
+	if [ "$f" -gt 0 ]; then
+		grep -vE '^ok ' "$log" | grep -v ' passed, ' | head -n 40 | sed 's/^/        /'
+	fi
+	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+}
+
+# Unit-test suites given on the command line.
+for bin in "$@"; do
+	run_suite "$(basename "$bin")" "$bin"
+done
+
+# Checks of the tree itself.
+run_suite layering scripts/check-layering.sh
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+fi
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ]
