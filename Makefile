@@ -74,6 +74,7 @@ $(TBUILD)/libgmf.a: $(TLIB_OBJS)
 $(TGMF): $(TCLI_OBJS) $(TBUILD)/libgmf.a
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(TBUILD)/tests/t-%: $$(patsubst %.c,$(TBUILD)/%.o,$$(wildcard tests/unit/$$*/*.c)) $(HARN_OBJS) $(TBUILD)/libgmf.a
 	@mkdir -p $(@D)

@@ -67,7 +67,7 @@ struct trace_event *trace_emit(struct trace *t, const struct trace_event *e)
 	return s;
 }
 
-static char *vformat(const char *fmt, va_list ap)
+static __printf(1, 0) char *vformat(const char *fmt, va_list ap)
 {
 	va_list aq;
 	int n;

@@ -30,6 +30,8 @@ typedef u64 phys_addr_t;
 #define PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define PUD_ORDER	(PUD_SHIFT - PAGE_SHIFT)
 
+#define U64_MAX	((u64)~0ULL)
+
 #define SZ_1K	0x400UL
 #define SZ_1M	0x100000UL
 #define SZ_1G	0x40000000UL

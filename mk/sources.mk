@@ -9,7 +9,17 @@ BASE_SRCS := \
 	base/sync.c \
 	base/trace.c
 
-MM_SRCS :=
+MM_SRCS := \
+	mm/filemap.c \
+	mm/host.c \
+	mm/hugetlb.c \
+	mm/madvise.c \
+	mm/memory-failure.c \
+	mm/memory.c \
+	mm/page_alloc.c \
+	mm/swap.c \
+	mm/task.c \
+	mm/validate.c
 
 LIB_SRCS := $(BASE_SRCS) $(MM_SRCS)
 
@@ -17,9 +27,10 @@ CLI_SRCS := \
 	cli/main.c
 
 HARNESS_SRCS := \
-	tests/harness/t_main.c
+	tests/harness/t_main.c \
+	tests/harness/t_model.c
 
 # One suite binary per directory of tests/unit/.
-TEST_SUITES := base
+TEST_SUITES := base mm
 
 BENCH_SRCS :=

@@ -84,6 +84,7 @@ void t_skip(const char *why) __noreturn;
 } while (0)
 
 #define ASSERT_OK(call) __T_ERR(true, call, 0)
+#define EXPECT_OK(call) __T_ERR(false, call, 0)
 #define ASSERT_ERR(call, want) __T_ERR(true, call, want)
 #define EXPECT_ERR(call, want) __T_ERR(false, call, want)
 

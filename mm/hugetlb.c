@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+/*
+ * HugeTLB: hstates (2M and 1G), per-node pools, subpools, allocation,
+ * freeing and dissolving, with the hwpoison rules of the free path.
+ *
+ * Models: mm/hugetlb.c (mm-new, 2026): set_max_huge_pages(),
+ * alloc_hugetlb_folio(), free_huge_folio(), dissolve_free_hugetlb_folio(),
+ * dequeue_hugetlb_folio_node_exact(), hugepage_new_subpool();
+ * mm/memory-failure.c: folio_clear_hugetlb_hwpoison().
+ *
+ * MODEL: no reservation maps: a subpool's min_hpages and a file's
+ * reservation are counted, not tracked per range. No surplus pages and no
+ * overcommit. No vmemmap optimization (HVO): every folio can be dissolved.
+ * A poisoned folio that is freed is dissolved at once (the kernel enqueues
+ * it, its dequeue skips it, and it is dissolved later); the pool counts are
+ * the same once it is gone.
+ */
+#include "mm/mm.h"
+
+struct hstate *hstate_of_order(struct host *host, unsigned int order)
+{
+	for (int i = 0; i < HUGE_MAX_HSTATE; i++)
+		if (host->hstates[i].order == order)
+			return &host->hstates[i];
+	return NULL;
+}
+
+struct hstate *size_to_hstate(struct host *host, unsigned long size)
+{
+	for (int i = 0; i < HUGE_MAX_HSTATE; i++)
+		if ((PAGE_SIZE << host->hstates[i].order) == size)
+			return &host->hstates[i];
+	return NULL;
+}
+
+static void enqueue_hugetlb_folio(struct hstate *h, struct folio *folio)
+{
+	list_move_tail(&folio->lru, &h->hugepage_freelists[folio->nid]);
+	h->free_huge_pages++;
+	h->free_huge_pages_node[folio->nid]++;
+	folio_set_hugetlb_freed(folio);
+}
+
+/* Models dequeue_hugetlb_folio_node_exact(): poisoned folios are skipped. */
+static struct folio *dequeue_hugetlb_folio_node_exact(struct hstate *h, int nid)
+{
+	struct folio *folio;
+
+	list_for_each_entry(folio, &h->hugepage_freelists[nid], lru) {
+		if (folio_test_hwpoison(folio))
+			continue;
+		list_move_tail(&folio->lru, &h->hugepage_activelist);
+		folio_clear_hugetlb_freed(folio);
+		h->free_huge_pages--;
+		h->free_huge_pages_node[nid]--;
+		return folio;
+	}
+	return NULL;
+}
+
+static struct folio *alloc_fresh_hugetlb_folio(struct host *host, struct hstate *h, int nid)
+{
+	struct folio *folio;
+	long pfn;
+
+	pfn = find_free_contig_range(host, nid, h->order);
+	if (pfn < 0 || alloc_contig_pfn_range(host, (unsigned long)pfn, pages_per_huge_page(h)))
+		return NULL;
+	folio = folio_new(host, (unsigned long)pfn, h->order, FOLIO_OWNER_HUGETLB, __GFP_NOFAIL);
+	folio->page_type = PGTY_hugetlb;
+	folio->hstate = h;
+	h->nr_huge_pages++;
+	h->nr_huge_pages_node[nid]++;
+	enqueue_hugetlb_folio(h, folio);
+	return folio;
+}
+
+/*
+ * Return a free (refcount 0) folio's memory to buddy. Models
+ * update_and_free_hugetlb_folio() with folio_clear_hugetlb_hwpoison():
+ * the poison moves from the head to the raw pages on the list, which stay
+ * out of buddy; with an unreliable list the folio is leaked whole.
+ */
+static void update_and_free_hugetlb_folio(struct hstate *h, struct folio *folio)
+{
+	struct host *host = folio->host;
+	unsigned long pfn = folio_pfn(folio), nr = folio_nr_pages(folio);
+	struct raw_hwp_page *r, *tmp;
+
+	list_del_init(&folio->lru);
+	h->nr_huge_pages--;
+	h->nr_huge_pages_node[folio->nid]--;
+	if (folio_test_hwpoison(folio) && folio_test_hugetlb_raw_hwp_unreliable(folio)) {
+		/* Which raw pages are bad is unknown: none of it can be reused. */
+		folio->owner = FOLIO_OWNER_LEAKED;
+		folio->page_type = PGTY_none;
+		folio->hstate = NULL;
+		host->nr_leaked_pages += nr;
+		return;
+	}
+	if (folio_test_hwpoison(folio)) {
+		folio_clear_hwpoison(folio);
+		list_for_each_entry_safe(r, tmp, &folio->raw_hwp_list, node) {
+			SetPageHWPoison(r->page);
+			list_del(&r->node);
+			kfree(r);
+		}
+	}
+	folio_destroy(folio);
+	free_pfn_range_to_buddy(host, pfn, nr);
+}
+
+int set_max_huge_pages(struct hstate *h, struct host *host, unsigned long count, int nid)
+{
+	int ret = 0;
+
+	if (nid < 0 || nid >= host->nr_nodes)
+		return -EINVAL;
+	mutex_lock(&host->hugetlb_lock);
+	while (h->nr_huge_pages_node[nid] < count) {
+		if (!alloc_fresh_hugetlb_folio(host, h, nid)) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	while (h->nr_huge_pages_node[nid] > count) {
+		struct folio *folio = list_first_entry_or_null(&h->hugepage_freelists[nid],
+							       struct folio, lru);
+
+		/* In-use pages stay: the kernel would make them surplus. */
+		if (!folio || h->free_huge_pages - h->resv_huge_pages == 0)
+			break;
+		h->free_huge_pages--;
+		h->free_huge_pages_node[nid]--;
+		folio_clear_hugetlb_freed(folio);
+		update_and_free_hugetlb_folio(h, folio);
+	}
+	mutex_unlock(&host->hugetlb_lock);
+	return ret;
+}
+
+struct hugepage_subpool *hugepage_new_subpool(struct hstate *h, long max_hpages, long min_hpages)
+{
+	struct hugepage_subpool *spool = kzalloc(sizeof(*spool), GFP_KERNEL);
+
+	if (!spool)
+		return NULL;
+	spool->count = 1;
+	spool->max_hpages = max_hpages;
+	spool->min_hpages = min_hpages;
+	spool->hstate = h;
+	return spool;
+}
+
+void hugepage_put_subpool(struct hugepage_subpool *spool)
+{
+	if (--spool->count == 0)
+		kfree(spool);
+}
+
+struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
+				  struct hugepage_subpool *spool)
+{
+	struct folio *folio = NULL;
+
+	if (spool && spool->max_hpages >= 0 && spool->used_hpages >= spool->max_hpages)
+		return ERR_PTR(-ENOSPC);
+	mutex_lock(&host->hugetlb_lock);
+	for (int i = 0; i < host->nr_nodes && !folio; i++)
+		folio = dequeue_hugetlb_folio_node_exact(h, (nid + i) % host->nr_nodes);
+	mutex_unlock(&host->hugetlb_lock);
+	if (!folio)
+		return ERR_PTR(-ENOMEM);
+	atomic_set(&folio->_refcount, 1);
+	if (spool) {
+		spool->used_hpages++;
+		spool->count++;
+		folio->spool = spool;
+	}
+	return folio;
+}
+
+/* The last reference to a HugeTLB folio is gone. */
+void free_huge_folio(struct folio *folio)
+{
+	struct host *host = folio->host;
+	struct hstate *h = folio->hstate;
+
+	/* update_and_free_hugetlb_folio() may free @folio: keep what we need. */
+	if (folio->spool) {
+		folio->spool->used_hpages--;
+		hugepage_put_subpool(folio->spool);
+		folio->spool = NULL;
+	}
+	folio->mapping = NULL;
+	folio->anon_vma = NULL;
+	folio->flags &= (1UL << PG_head) | (1UL << PG_hugetlb_raw_hwp_unreliable);
+	mutex_lock(&host->hugetlb_lock);
+	if (folio_test_hwpoison(folio))
+		update_and_free_hugetlb_folio(h, folio);
+	else
+		enqueue_hugetlb_folio(h, folio);
+	mutex_unlock(&host->hugetlb_lock);
+}
+
+/*
+ * Models dissolve_free_hugetlb_folio(): 0 when @folio is not a free HugeTLB
+ * folio or was dissolved, -EBUSY when it may not be (reserved pages).
+ */
+int dissolve_free_hugetlb_folio(struct folio *folio)
+{
+	struct hstate *h;
+	struct host *host;
+
+	if (!folio || !folio_test_hugetlb(folio) || !folio_test_hugetlb_freed(folio))
+		return 0;
+	h = folio->hstate;
+	host = folio->host;
+	if (h->free_huge_pages - h->resv_huge_pages == 0)
+		return -EBUSY;
+	mutex_lock(&host->hugetlb_lock);
+	h->free_huge_pages--;
+	h->free_huge_pages_node[folio->nid]--;
+	folio_clear_hugetlb_freed(folio);
+	update_and_free_hugetlb_folio(h, folio);
+	mutex_unlock(&host->hugetlb_lock);
+	return 0;
+}
