@@ -18,7 +18,8 @@ TLIB_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(LIB_SRCS))
 CLI_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 TCLI_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(CLI_SRCS))
 HARN_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(HARNESS_SRCS))
-SUITES     := $(foreach s,$(TEST_SUITES),$(TBUILD)/tests/t-$(s))
+# One binary per test file: tests/unit/mm/test_hugetlb.c -> build/test/tests/mm/test_hugetlb
+SUITES     := $(patsubst tests/unit/%.c,$(TBUILD)/tests/%,$(TEST_SRCS))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps run test bench clean help
@@ -75,8 +76,7 @@ $(TGMF): $(TCLI_OBJS) $(TBUILD)/libgmf.a
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 .SECONDARY:
-.SECONDEXPANSION:
-$(TBUILD)/tests/t-%: $$(patsubst %.c,$(TBUILD)/%.o,$$(wildcard tests/unit/$$*/*.c)) $(HARN_OBJS) $(TBUILD)/libgmf.a
+$(TBUILD)/tests/%: $(TBUILD)/tests/unit/%.o $(HARN_OBJS) $(TBUILD)/libgmf.a
 	@mkdir -p $(@D)
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 

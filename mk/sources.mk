@@ -30,7 +30,7 @@ HARNESS_SRCS := \
 	tests/harness/t_main.c \
 	tests/harness/t_model.c
 
-# One suite binary per directory of tests/unit/.
-TEST_SUITES := base mm
+# Unit tests: every tests/unit/<module>/test_*.c is a suite binary of its own.
+TEST_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 
 BENCH_SRCS :=

@@ -17,7 +17,7 @@ failed_names=()
 
 run_suite() {
 	local name=$1; shift
-	local log=$logdir/$name.log rc p=0 f=0 s=0 summary start end
+	local log=$logdir/${name//\//-}.log rc p=0 f=0 s=0 summary start end
 	start=$(date +%s.%N)
 	timeout "$TIMEOUT" "$@" >"$log" 2>&1
 	rc=$?
@@ -51,7 +51,7 @@ run_suite() {
 
 # Unit-test suites given on the command line.
 for bin in "$@"; do
-	run_suite "$(basename "$bin")" "$bin"
+	run_suite "$(basename "$(dirname "$bin")")/$(basename "$bin")" "$bin"
 done
 
 # Checks of the tree itself.

@@ -277,4 +277,4 @@ static const struct t_case cases[] = {
 	T(errno_names_round_trip),
 };
 
-T_MAIN("t-base", cases)
+T_MAIN("base/test_base", cases)

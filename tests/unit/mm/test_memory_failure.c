@@ -410,4 +410,4 @@ static const struct t_case cases[] = {
 	T(recovery_disabled_panics_first),
 };
 
-T_MAIN("t-mm", cases)
+T_MAIN("mm/test_memory_failure", cases)
