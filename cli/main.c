@@ -1,14 +1,46 @@
 // SPDX-License-Identifier: MIT
-/* gmf: the command-line tool. */
+/*
+ * gmf: the command-line tool of gmemfail. Exit status: 0 success, 1 an
+ * expectation or check did not hold, 2 usage or input errors.
+ */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "demo", cmd_demo, "a built-in demonstration: memory failures of different kinds" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: gmf [--help] [--version] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'gmf COMMAND --help' describes a command; 'man docs/gmf.1' has the details.\n");
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		printf("usage: gmf COMMAND [ARGS]\n");
-		return argc < 2 ? 2 : 0;
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
 	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("gmf %s\n", GMF_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "gmf: unknown command '%s' (see gmf --help)\n", argv[1]);
 	return 2;
 }

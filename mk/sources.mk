@@ -24,6 +24,7 @@ MM_SRCS := \
 LIB_SRCS := $(BASE_SRCS) $(MM_SRCS)
 
 CLI_SRCS := \
+	cli/demo.c \
 	cli/main.c
 
 HARNESS_SRCS := \

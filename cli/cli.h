@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* gmf's subcommands. Each returns the process exit status. */
+#ifndef GMF_CLI_CLI_H
+#define GMF_CLI_CLI_H
+
+#define GMF_VERSION "0.1.0"
+
+int cmd_demo(int argc, char **argv);
+
+#endif
