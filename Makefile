@@ -62,7 +62,7 @@ $(GMF): $(CLI_OBJS) $(BUILD)/libgmf.a
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgmf.a
 	@mkdir -p $(@D)
-	$(Q_CC)$(CC) $(CFLAGS) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q_CC)$(CC) $(CFLAGS) $(OPTFLAGS) -o $@ $< $(BUILD)/libgmf.a $(LDLIBS)
 
 # ---- test build: ASan + UBSan ------------------------------------------------
 $(TBUILD)/%.o: %.c

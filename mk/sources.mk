@@ -34,4 +34,5 @@ HARNESS_SRCS := \
 # Unit tests: every tests/unit/<module>/test_*.c is a suite binary of its own.
 TEST_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 
-BENCH_SRCS :=
+BENCH_SRCS := \
+	bench/bench_mm.c
