@@ -28,7 +28,7 @@ all: $(GMF)
 
 help:
 	@echo "make           build $(GMF)"
-	@echo "make run       the main job: the built-in demonstration"
+	@echo "make run       the main job: the scenario library's outcome table"
 	@echo "make test      build with ASan+UBSan and run every test"
 	@echo "make bench     run the benchmarks (figures, not assertions)"
 	@echo "make clean     remove $(BUILD)/"
@@ -38,7 +38,8 @@ deps:
 	@scripts/deps.sh
 
 run: deps $(GMF)
-	$(GMF) demo
+	@echo "gmemfail: the scenario library, one row per scenario and policy (build/gmf demo for a walk-through)"
+	@$(GMF) run --summary $(sort $(wildcard scenarios/*.scn))
 
 test: deps $(TGMF) $(SUITES)
 	@GMF=$(TGMF) TBUILD=$(TBUILD) tests/run-tests.sh $(SUITES)

@@ -14,6 +14,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "demo", cmd_demo, "a built-in demonstration: memory failures of different kinds" },
+	{ "run", cmd_run, "run scenario files and check their expectations" },
 };
 
 static void usage(FILE *f)

@@ -21,11 +21,19 @@ MM_SRCS := \
 	mm/task.c \
 	mm/validate.c
 
-LIB_SRCS := $(BASE_SRCS) $(MM_SRCS)
+ARCH_SRCS := \
+	arch/x86/mce.c
+
+SCN_SRCS := \
+	scn/interp.c \
+	scn/parse.c
+
+LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(ARCH_SRCS) $(SCN_SRCS)
 
 CLI_SRCS := \
 	cli/demo.c \
-	cli/main.c
+	cli/main.c \
+	cli/run.c
 
 HARNESS_SRCS := \
 	tests/harness/t_main.c \

@@ -22,9 +22,12 @@ run_suite() {
 	timeout "$TIMEOUT" "$@" >"$log" 2>&1
 	rc=$?
 	end=$(date +%s.%N)
-	summary=$(grep -E '^# [^:]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+	summary=$(grep -E '^(# [^:]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
 	if [ -n "$summary" ]; then
-		read -r p f s <<<"$(sed -E 's/^# [^:]+: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$summary")"
+		p=$(sed -E 's/^(# [^:]+: )?([0-9]+) passed.*/\2/' <<<"$summary")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$summary")
+		s=$(sed -nE 's/.* ([0-9]+) skipped$/\1/p' <<<"$summary")
+		s=${s:-0}
 	fi
 	if [ -z "$summary" ]; then
 		# Died before its summary: count what it reported, then the death.
@@ -52,6 +55,12 @@ run_suite() {
 # Unit-test suites given on the command line.
 for bin in "$@"; do
 	run_suite "$(basename "$(dirname "$bin")")/$(basename "$bin")" "$bin"
+done
+
+# Scenario files: each is a test (one per value of the switch it varies).
+for scn in scenarios/*.scn; do
+	[ -e "$scn" ] || continue
+	run_suite "$scn" "$GMF" run --quiet "$scn"
 done
 
 # Checks of the tree itself.

@@ -1,0 +1,1624 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The scenario interpreter: runs a checked file against a fresh host, line
+ * by line, checks the host's invariants after every line and every
+ * expectation where it stands.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86/mce.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "mm/memory-failure.h"
+#include "scn/internal.h"
+
+struct scn_obj {
+	char *name;
+	enum scn_sym_kind kind;
+	struct task_struct *task;	/* process, thread; a mapping's process */
+	struct file *file;
+	struct folio *folio;		/* kernel allocation, pin */
+	unsigned long pfn;		/* kernel allocation's first pfn */
+	unsigned long addr;		/* mapping */
+	u64 len;
+};
+
+struct scn_ctx {
+	const struct scn_file *f;
+	const struct scn_run_opts *opts;
+	const char *vary_val;
+	struct trace trace;
+	struct host *host;
+	struct host_config cfg;
+	struct scn_obj *objs;
+	int nobjs;
+	struct host_race races[8];
+	unsigned long race_pfn[8];
+	unsigned int race_order[8];
+	int nraces;
+	unsigned long op_ev;		/* first trace event of the last operation */
+	const struct scn_stmt *op;	/* the last operation */
+	bool has_ret;
+	long last_ret;
+	enum access_result last_access;
+	bool has_access;
+	int expectations;
+	bool failed;
+	int failed_line;
+	char failure[512];
+	bool halted;
+	struct mf_outcome outcome;	/* the last action result of the run */
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int fail(struct scn_ctx *c, const struct scn_stmt *st, const char *fmt, ...) __printf(3, 4);
+
+static int fail(struct scn_ctx *c, const struct scn_stmt *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->failed)
+		return -1;
+	c->failed = true;
+	c->failed_line = st->line;
+	va_start(ap, fmt);
+	vsnprintf(c->failure, sizeof(c->failure), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static struct scn_obj *obj_find(struct scn_ctx *c, const char *name)
+{
+	for (int i = 0; i < c->nobjs; i++)
+		if (!strcmp(c->objs[i].name, name))
+			return &c->objs[i];
+	return NULL;
+}
+
+static struct scn_obj *obj_add(struct scn_ctx *c, const char *name, enum scn_sym_kind kind)
+{
+	struct scn_obj *n = krealloc_array(c->objs, (size_t)c->nobjs + 1, sizeof(*n), __GFP_NOFAIL);
+
+	c->objs = n;
+	memset(&n[c->nobjs], 0, sizeof(*n));
+	n[c->nobjs].name = kstrdup(name, __GFP_NOFAIL);
+	n[c->nobjs].kind = kind;
+	return &n[c->nobjs++];
+}
+
+static u64 num(const char *s, u64 dflt)
+{
+	u64 v;
+
+	return s && !scn_parse_num(s, &v) ? v : dflt;
+}
+
+static const char *pos_val(const struct scn_stmt *st, int i)
+{
+	const struct scn_arg *a = scn_pos(st, i);
+
+	return a ? a->val : NULL;
+}
+
+static bool yes(const char *v)
+{
+	return v && !strcmp(v, "yes");
+}
+
+static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st);
+
+/* Make the host on first use, from the host line's values or the defaults. */
+static int ensure_host(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	if (c->host)
+		return 0;
+	c->host = host_create(&c->cfg, &c->trace);
+	if (IS_ERR(c->host)) {
+		int e = (int)PTR_ERR(c->host);
+
+		c->host = NULL;
+		return fail(c, st, "cannot create the host (%s): memory must be a multiple of "
+			    "nodes x 4M, reserved smaller than a node, and the HugeTLB pools must fit",
+			    errno_name(e));
+	}
+	/* The varied switch is in force from the start. */
+	return apply_vary(c, st);
+}
+
+/*
+ * Resolve a location to a pfn (and, for a mapping, the user address).
+ * Mappings resolve to the page mapped there now, files to the page cached
+ * at the offset, kernel allocations to their pages.
+ */
+static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
+		   unsigned long *pfnp, unsigned long *addrp, struct task_struct **taskp)
+{
+	char name[64];
+	const char *plus = strchr(v, '+');
+	size_t nl = plus ? (size_t)(plus - v) : strlen(v);
+	u64 off = plus ? num(plus + 1, 0) : 0;
+	struct scn_obj *o;
+
+	if (addrp)
+		*addrp = 0;
+	if (taskp)
+		*taskp = NULL;
+	if (v[0] >= '0' && v[0] <= '9') {
+		*pfnp = (unsigned long)num(v, 0);
+		return 0;
+	}
+	memcpy(name, v, nl);
+	name[nl] = '\0';
+	if (!strcmp(name, "free")) {
+		/* The first free page above the reserved range, on node 0. */
+		struct range_node *n = rangemap_first(&c->host->nodes[0].free_blocks);
+
+		if (!n)
+			return fail(c, st, "no free page on node 0 for 'free'");
+		*pfnp = n->start + (unsigned long)(off >> PAGE_SHIFT);
+		return 0;
+	}
+	if (!strcmp(name, "hugepage-2M") || !strcmp(name, "hugepage-1G")) {
+		struct hstate *h = &c->host->hstates[name[9] == '2' ? 0 : 1];
+		struct folio *f = list_first_entry_or_null(&h->hugepage_freelists[0], struct folio, lru);
+
+		if (!f)
+			return fail(c, st, "no free %s page on node 0", name + 9);
+		*pfnp = folio_pfn(f) + (unsigned long)(off >> PAGE_SHIFT);
+		return 0;
+	}
+	o = obj_find(c, name);
+	if (!o)
+		return fail(c, st, "'%s' does not exist any more", name);
+	switch (o->kind) {
+	case SYM_MAPPING: {
+		struct pte_entry *pte;
+
+		if (off >= o->len)
+			return fail(c, st, "offset %#llx is outside mapping %s (%#llx bytes)",
+				    (unsigned long long)off, name, (unsigned long long)o->len);
+		if (addrp)
+			*addrp = o->addr + (unsigned long)off;
+		if (taskp)
+			*taskp = o->task;
+		if (!pfnp)
+			return 0;
+		pte = o->task->mm ? pte_lookup(o->task->mm, o->addr + (unsigned long)off) : NULL;
+		if (!pte)
+			return fail(c, st, "nothing is mapped at %s (touch it with read or write first)", v);
+		*pfnp = pte->pfn + ((o->addr + (unsigned long)off - pte->addr) >> PAGE_SHIFT);
+		return 0;
+	}
+	case SYM_FILE: {
+		struct folio *f;
+
+		if (!pfnp)
+			return 0;
+		f = filemap_get_folio(&o->file->f_mapping, (pgoff_t)(off >> PAGE_SHIFT));
+		if (!f)
+			return fail(c, st, "no page of %s is cached at offset %#llx", name,
+				    (unsigned long long)off);
+		*pfnp = folio_pfn(f) + ((pgoff_t)(off >> PAGE_SHIFT) - f->index);
+		return 0;
+	}
+	case SYM_KERNEL:
+		*pfnp = o->pfn + (unsigned long)(off >> PAGE_SHIFT);
+		return 0;
+	default:
+		return fail(c, st, "'%s' is a %s, not a location", name, scn_sym_kind_names[o->kind]);
+	}
+}
+
+/* The location of an operation: at=LOC or pfn=N. */
+static int op_pfn(struct scn_ctx *c, const struct scn_stmt *st, unsigned long *pfnp)
+{
+	const char *at = scn_arg(st, "at"), *pfn = scn_arg(st, "pfn");
+
+	if (at)
+		return resolve(c, st, at, pfnp, NULL, NULL);
+	if (pfn) {
+		*pfnp = (unsigned long)num(pfn, 0);
+		return 0;
+	}
+	return fail(c, st, "%s needs at=LOCATION or pfn=N", st->verb);
+}
+
+static const struct { const char *name; int flag; } mf_flag_names[] = {
+	{ "MF_COUNT_INCREASED", MF_COUNT_INCREASED }, { "MF_ACTION_REQUIRED", MF_ACTION_REQUIRED },
+	{ "MF_MUST_KILL", MF_MUST_KILL }, { "MF_SOFT_OFFLINE", MF_SOFT_OFFLINE },
+	{ "MF_UNPOISON", MF_UNPOISON }, { "MF_SW_SIMULATED", MF_SW_SIMULATED },
+	{ "MF_NO_RETRY", MF_NO_RETRY },
+};
+
+static int parse_mf_flags(const char *s, int *flags)
+{
+	char buf[256];
+	char *tok, *save;
+
+	*flags = 0;
+	if (!s)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(mf_flag_names); i++)
+			if (!strcmp(tok, mf_flag_names[i].name))
+				break;
+		if (i == ARRAY_SIZE(mf_flag_names))
+			return -EINVAL;
+		*flags |= mf_flag_names[i].flag;
+	}
+	return 0;
+}
+
+static void record_ret(struct scn_ctx *c, const char *op, long ret)
+{
+	struct trace_event e = { .kind = TRACE_RETURN, .has = TF_OP | TF_RET, .op = op, .ret = ret };
+
+	c->has_ret = true;
+	c->last_ret = ret;
+	trace_emit(&c->trace, &e);
+}
+
+/* ---- setup verbs ----------------------------------------------------------------- */
+
+static int run_host(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	c->cfg.memory_bytes = num(scn_arg(st, "memory"), c->cfg.memory_bytes);
+	c->cfg.nr_nodes = (int)num(scn_arg(st, "nodes"), (u64)c->cfg.nr_nodes);
+	c->cfg.nr_cpus = (int)num(scn_arg(st, "cpus"), (u64)c->cfg.nr_cpus);
+	c->cfg.reserved_bytes = num(scn_arg(st, "reserved"), c->cfg.reserved_bytes);
+	c->cfg.hugepages[0] = (unsigned long)num(scn_arg(st, "hugepages-2M"), c->cfg.hugepages[0]);
+	c->cfg.hugepages[1] = (unsigned long)num(scn_arg(st, "hugepages-1G"), c->cfg.hugepages[1]);
+	return ensure_host(c, st);
+}
+
+static int run_vary(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	return 0;
+}
+
+static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *key, const char *val)
+{
+	if (!strcmp(key, "panic_rule")) {
+		for (int i = 0; i < __NR_MF_PANIC_RULES; i++)
+			if (!strcmp(val, mf_panic_rule_names[i])) {
+				c->host->sysctl.panic_rule = (enum mf_panic_rule)i;
+				return 0;
+			}
+		return fail(c, st, "panic_rule must be mainline, v4 or v9, not '%s'", val);
+	}
+	return fail(c, st, "unknown switch '%s' (known: panic_rule)", key);
+}
+
+static int run_switch(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	for (int i = 0; i < st->nargs; i++)
+		if (set_switch(c, st, st->args[i].key, st->args[i].val))
+			return -1;
+	return 0;
+}
+
+static int run_sysctl(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	static const struct { const char *name; size_t off; } sysctls[] = {
+		{ "vm.memory_failure_early_kill", offsetof(struct mf_sysctl, memory_failure_early_kill) },
+		{ "vm.memory_failure_recovery", offsetof(struct mf_sysctl, memory_failure_recovery) },
+		{ "vm.enable_soft_offline", offsetof(struct mf_sysctl, enable_soft_offline) },
+		{ "vm.panic_on_unrecoverable_memory_failure",
+		  offsetof(struct mf_sysctl, panic_on_unrecoverable_memory_failure) },
+	};
+
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		size_t k;
+		u64 v;
+
+		for (k = 0; k < ARRAY_SIZE(sysctls); k++)
+			if (!strcmp(a->key, sysctls[k].name))
+				break;
+		if (k == ARRAY_SIZE(sysctls))
+			return fail(c, st, "unknown sysctl '%s'", a->key);
+		if (k == 3 && c->host->sysctl.panic_rule == MF_PANIC_RULE_MAINLINE) {
+			/* The sysctl does not exist in today's kernel. */
+			record_ret(c, "sysctl", -ENOENT);
+			continue;
+		}
+		/* proc_dointvec_minmax with 0..1 */
+		if (scn_parse_num(a->val, &v) || v > 1) {
+			record_ret(c, "sysctl", -EINVAL);
+			continue;
+		}
+		*(int *)((char *)&c->host->sysctl + sysctls[k].off) = (int)v;
+		record_ret(c, "sysctl", 0);
+	}
+	return 0;
+}
+
+/* ---- objects ------------------------------------------------------------------- */
+
+static int run_process(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct task_struct *t = task_create(c->host, pos_val(st, 0), NULL);
+	struct scn_obj *o;
+
+	if (!t)
+		return fail(c, st, "task_create failed (out of memory)");
+	t->sigbus_handler = yes(scn_arg(st, "handler"));
+	o = obj_add(c, pos_val(st, 0), SYM_PROCESS);
+	o->task = t;
+	return 0;
+}
+
+static int run_thread(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *leader = obj_find(c, pos_val(st, 1)), *o;
+	struct task_struct *t;
+
+	if (leader->task->exited)
+		return fail(c, st, "process %s has exited", leader->name);
+	t = task_create(c->host, pos_val(st, 0), leader->task);
+	if (!t)
+		return fail(c, st, "task_create failed (out of memory)");
+	o = obj_add(c, pos_val(st, 0), SYM_THREAD);
+	o->task = t;
+	return 0;
+}
+
+static int run_prctl(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	const char *mode = scn_arg(st, "mce_kill");
+	long ret;
+
+	if (mode) {
+		static const struct { const char *m; unsigned long a2, a3; } modes[] = {
+			{ "early", 1, 1 }, { "late", 1, 0 }, { "default", 1, 2 }, { "clear", 0, 0 },
+		};
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(modes); i++)
+			if (!strcmp(modes[i].m, mode))
+				break;
+		if (i == ARRAY_SIZE(modes))
+			return fail(c, st, "mce_kill must be early, late, default or clear");
+		ret = task_prctl_mce_kill(o->task, modes[i].a2, modes[i].a3);
+	} else if (scn_arg(st, "arg2")) {
+		ret = task_prctl_mce_kill(o->task, (unsigned long)num(scn_arg(st, "arg2"), 0),
+					  (unsigned long)num(scn_arg(st, "arg3"), 0));
+	} else {
+		ret = task_prctl_mce_kill_get(o->task);
+	}
+	record_ret(c, "prctl", ret);
+	return 0;
+}
+
+static int run_file(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	static const char *const kinds[] = { "shmem", "hugetlbfs", "regular" };
+	static const enum file_kind fk[] = { FILE_SHMEM, FILE_HUGETLBFS, FILE_REGULAR };
+	const char *kind = pos_val(st, 1);
+	struct hstate *h = NULL;
+	struct file *f;
+	struct scn_obj *o;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(kinds[i], kind))
+			break;
+	if (fk[i] == FILE_HUGETLBFS) {
+		h = size_to_hstate(c->host, (unsigned long)num(scn_arg(st, "pagesize"), PMD_SIZE));
+		if (!h)
+			return fail(c, st, "pagesize must be 2M or 1G");
+	}
+	f = file_create(c->host, fk[i], pos_val(st, 0), num(scn_arg(st, "size"), 0), h);
+	if (IS_ERR(f)) {
+		record_ret(c, "file", PTR_ERR(f));
+		return fail(c, st, "cannot create %s: %s", pos_val(st, 0), errno_name((int)PTR_ERR(f)));
+	}
+	o = obj_add(c, pos_val(st, 0), SYM_FILE);
+	o->file = f;
+	if (fk[i] == FILE_SHMEM && yes(scn_arg(st, "unevictable")))
+		set_bit(AS_UNEVICTABLE, &f->f_mapping.flags);
+	return 0;
+}
+
+static int run_mmap(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *p = obj_find(c, pos_val(st, 0)), *o, *fo = NULL;
+	const char *flags = scn_arg(st, "flags");
+	unsigned long vm = VM_READ | VM_WRITE, addr;
+	u64 len = num(scn_arg(st, "size"), 0);
+	int err;
+
+	if (scn_arg(st, "file")) {
+		fo = obj_find(c, scn_arg(st, "file"));
+		if (!fo->file)
+			return fail(c, st, "%s is closed", fo->name);
+		vm |= VM_SHARED;
+	}
+	if (flags) {
+		if (strstr(flags, "private"))
+			vm &= ~VM_SHARED;
+		if (strstr(flags, "thp"))
+			vm |= VM_HUGEPAGE;
+		if (strstr(flags, "hugetlb"))
+			vm |= VM_HUGETLB;
+		if (strstr(flags, "locked"))
+			vm |= VM_LOCKED;
+		if (strstr(flags, "readonly"))
+			vm &= ~VM_WRITE;
+	}
+	addr = do_mmap(p->task, fo ? fo->file : NULL, 0, len, vm,
+		       (pgoff_t)(num(scn_arg(st, "offset"), 0) >> PAGE_SHIFT), &err);
+	record_ret(c, "mmap", err);
+	if (err)
+		return 0;
+	{
+		struct task_struct *t = p->task;	/* obj_add() may move the objects */
+
+		o = obj_add(c, pos_val(st, 1), SYM_MAPPING);
+		o->task = t;
+	}
+	o->addr = addr;
+	o->len = len;
+	return 0;
+}
+
+static int run_munmap(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+
+	if (!o->task->mm)
+		return fail(c, st, "the process of %s has exited", o->name);
+	record_ret(c, "munmap", do_munmap(o->task->mm, o->addr, o->len));
+	return 0;
+}
+
+/* A user access; consuming poison runs the x86 machine-check path. */
+static int run_access(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	bool write = !strcmp(st->verb, "write");
+	struct task_struct *t = NULL;
+	unsigned long addr, pfn = 0;
+	enum access_result r;
+
+	if (resolve(c, st, pos_val(st, 0), NULL, &addr, &t))
+		return -1;
+	if (!t)
+		return fail(c, st, "read and write take a mapping location (MAPPING+OFFSET)");
+	if (scn_arg(st, "task"))
+		t = obj_find(c, scn_arg(st, "task"))->task;
+	if (t->exited)
+		return fail(c, st, "task %s:%d has exited", t->comm, t->pid);
+	r = handle_user_access(t, addr, write, &pfn);
+	c->has_access = true;
+	c->last_access = r;
+	if (r == ACCESS_CONSUMED_POISON)
+		record_ret(c, "mce", mce_kill_me_maybe(t, pfn, addr, !scn_arg(st, "ripv") ||
+						    yes(scn_arg(st, "ripv"))));
+	return 0;
+}
+
+static int run_fileop(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	u64 off = num(scn_arg(st, "offset"), 0), len = num(scn_arg(st, "len"), PAGE_SIZE);
+	long ret;
+
+	if (!o->file)
+		return fail(c, st, "%s is closed", o->name);
+	if (!strcmp(st->verb, "fwrite"))
+		ret = file_write(o->file, off, len);
+	else if (!strcmp(st->verb, "fread"))
+		ret = file_read(o->file, off, len);
+	else if (!strcmp(st->verb, "fsync"))
+		ret = file_fsync(o->file);
+	else
+		ret = file_fallocate_punch(o->file, off, len);
+	record_ret(c, st->verb, ret);
+	return 0;
+}
+
+static int run_close(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+
+	if (!o->file)
+		return fail(c, st, "%s is already closed", o->name);
+	fput(o->file);
+	o->file = NULL;
+	o->kind = SYM_NONE;
+	return 0;
+}
+
+static int run_kernel(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	static const struct { const char *kind; enum pagetype pt; enum folio_owner owner; } kinds[] = {
+		{ "slab", PGTY_slab, FOLIO_OWNER_KERNEL },
+		{ "pagetable", PGTY_table, FOLIO_OWNER_KERNEL },
+		{ "large_kmalloc", PGTY_large_kmalloc, FOLIO_OWNER_KERNEL },
+		{ "high_order", PGTY_none, FOLIO_OWNER_KERNEL_HIGH_ORDER },
+		{ "driver", PGTY_none, FOLIO_OWNER_DRIVER },
+		{ "inflight", PGTY_none, FOLIO_OWNER_DRIVER },
+	};
+	const char *kind = pos_val(st, 1);
+	unsigned int order = (unsigned int)num(scn_arg(st, "order"), 0);
+	int nid = (int)num(scn_arg(st, "node"), 0);
+	struct scn_obj *o;
+	struct folio *f;
+	size_t i;
+
+	if (!strcmp(kind, "reserved")) {
+		o = obj_add(c, pos_val(st, 0), SYM_KERNEL);
+		o->pfn = 0;
+		if (!c->cfg.reserved_bytes)
+			return fail(c, st, "the host has no reserved memory (host reserved=...)");
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(kinds[i].kind, kind))
+			break;
+	if (nid >= c->host->nr_nodes || order > MAX_PAGE_ORDER)
+		return fail(c, st, "node must be below %d and order at most %d", c->host->nr_nodes,
+			    MAX_PAGE_ORDER);
+	f = alloc_kernel_pages(c->host, nid, order, kinds[i].pt, kinds[i].owner);
+	if (!f)
+		return fail(c, st, "no free memory for a %s allocation of order %u", kind, order);
+	if (!strcmp(kind, "inflight")) {
+		/* Off the free lists, refcount not yet set (before post_alloc_hook). */
+		atomic_set(&f->_refcount, 0);
+		f->extra_refs = 0;
+	}
+	o = obj_add(c, pos_val(st, 0), SYM_KERNEL);
+	o->folio = f;
+	o->pfn = folio_pfn(f);
+	return 0;
+}
+
+static int run_free(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct folio *f = o->folio;
+
+	if (!f || f->extra_refs <= 0)
+		return fail(c, st, "%s holds no reference to free", o->name);
+	f->extra_refs--;
+	folio_put(f);
+	o->folio = NULL;
+	return 0;
+}
+
+static int run_pin(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct task_struct *t;
+	unsigned long addr;
+	struct folio *f;
+	struct scn_obj *o;
+	int ret;
+
+	if (resolve(c, st, pos_val(st, 1), NULL, &addr, &t))
+		return -1;
+	if (!t)
+		return fail(c, st, "pin takes a mapping location");
+	ret = pin_user_page(t, addr, &f);
+	record_ret(c, "pin", ret);
+	if (ret)
+		return 0;
+	o = obj_add(c, pos_val(st, 0), SYM_PIN);
+	o->folio = f;
+	return 0;
+}
+
+static int run_unpin(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+
+	if (!o->folio)
+		return fail(c, st, "%s is not pinned", o->name);
+	unpin_user_page(o->folio);
+	o->folio = NULL;
+	return 0;
+}
+
+static int run_swapcache(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+
+	if (resolve(c, st, pos_val(st, 0), &pfn, NULL, NULL))
+		return -1;
+	record_ret(c, "swapcache", swap_cache_add_folio(pfn_folio_lookup(c->host, pfn)));
+	return 0;
+}
+
+static int run_exit(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	do_exit(obj_find(c, pos_val(st, 0))->task, 0);
+	return 0;
+}
+
+static int run_nr_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct hstate *h = size_to_hstate(c->host, (unsigned long)num(scn_arg(st, "pagesize"), 0));
+	int nid = (int)num(scn_arg(st, "node"), 0);
+
+	if (!h || nid >= c->host->nr_nodes)
+		return fail(c, st, "pagesize must be 2M or 1G and node an existing node");
+	record_ret(c, "nr_hugepages",
+		   set_max_huge_pages(h, c->host, (unsigned long)num(scn_arg(st, "count"), 0), nid));
+	return 0;
+}
+
+static void race_alloc(struct host *host, void *arg)
+{
+	struct scn_ctx *c = arg;
+
+	for (int i = 0; i < c->nraces; i++) {
+		struct folio *f;
+		unsigned long nr = 1UL << c->race_order[i], pfn = ALIGN_DOWN(c->race_pfn[i], nr);
+
+		if (!c->races[i].fn || !list_empty(&c->races[i].node))
+			continue;
+		c->races[i].fn = NULL;
+		if (alloc_contig_pfn_range(host, pfn, nr)) {
+			trace_note(host->trace, "race: %#lx..%#lx is not free; nothing allocated", pfn,
+				   pfn + nr - 1);
+			return;
+		}
+		/* A non-compound high-order kernel allocation now owns it. */
+		f = folio_new(host, pfn, c->race_order[i], FOLIO_OWNER_KERNEL_HIGH_ORDER, __GFP_NOFAIL);
+		atomic_set(&f->_refcount, 1);
+		f->extra_refs = 1;
+		trace_note(host->trace, "race: pfn %#lx..%#lx allocated (order %u)", pfn, pfn + nr - 1,
+			   c->race_order[i]);
+		return;
+	}
+}
+
+static int run_race(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+	int i = c->nraces;
+
+	if (i == (int)ARRAY_SIZE(c->races))
+		return fail(c, st, "at most %zu races per scenario", ARRAY_SIZE(c->races));
+	if (resolve(c, st, scn_arg(st, "at"), &pfn, NULL, NULL))
+		return -1;
+	c->race_pfn[i] = pfn;
+	c->race_order[i] = (unsigned int)num(scn_arg(st, "order"), 0);
+	c->races[i].label = "memory_failure:after_get_hwpoison_page";
+	c->races[i].fn = race_alloc;
+	c->races[i].arg = c;
+	c->nraces++;
+	host_add_race(c->host, &c->races[i]);
+	return 0;
+}
+
+static int run_hwerror(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+
+	if (op_pfn(c, st, &pfn))
+		return -1;
+	if (!pfn_valid(c->host, pfn))
+		return fail(c, st, "pfn %#lx is outside memory", pfn);
+	pfn_to_page(c->host, pfn)->hw_bad = true;
+	return 0;
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static int run_memory_failure(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+	int flags, ret;
+	struct task_struct *saved = c->host->current;
+
+	if (op_pfn(c, st, &pfn))
+		return -1;
+	if (parse_mf_flags(scn_arg(st, "flags"), &flags))
+		return fail(c, st, "bad flags '%s'", scn_arg(st, "flags"));
+	if (scn_arg(st, "task"))
+		c->host->current = obj_find(c, scn_arg(st, "task"))->task;
+	if (pfn_valid(c->host, pfn))
+		pfn_to_page(c->host, pfn)->hw_bad = true;
+	ret = memory_failure(c->host, pfn, flags);
+	c->host->current = saved;
+	record_ret(c, "memory_failure", ret);
+	return 0;
+}
+
+static int run_mce(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct task_struct *t = obj_find(c, pos_val(st, 0))->task;
+	unsigned long pfn, addr = 0;
+
+	if (resolve(c, st, pos_val(st, 1), &pfn, &addr, NULL))
+		return -1;
+	if (!pfn_valid(c->host, pfn))
+		return fail(c, st, "pfn %#lx is outside memory", pfn);
+	pfn_to_page(c->host, pfn)->hw_bad = true;
+	record_ret(c, "mce", mce_kill_me_maybe(t, pfn, addr, !scn_arg(st, "ripv") ||
+					      yes(scn_arg(st, "ripv"))));
+	return 0;
+}
+
+static int run_queue(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+	int flags;
+
+	if (op_pfn(c, st, &pfn))
+		return -1;
+	if (parse_mf_flags(scn_arg(st, "flags"), &flags))
+		return fail(c, st, "bad flags '%s'", scn_arg(st, "flags"));
+	memory_failure_queue(c->host, (int)num(scn_arg(st, "cpu"), 0), pfn, flags);
+	return 0;
+}
+
+static int run_kick(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	memory_failure_queue_kick(c->host, scn_arg(st, "cpu") ? (int)num(scn_arg(st, "cpu"), 0) : -1);
+	return 0;
+}
+
+static int run_madvise(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct task_struct *t = obj_find(c, pos_val(st, 0))->task;
+	unsigned long addr;
+	u64 len = num(scn_arg(st, "len"), PAGE_SIZE);
+	long ret;
+
+	if (resolve(c, st, pos_val(st, 1), NULL, &addr, NULL))
+		return -1;
+	if (!addr)
+		return fail(c, st, "madvise takes a mapping location");
+	if (!strcmp(pos_val(st, 2), "MADV_HWPOISON"))
+		ret = madvise_hwpoison(t, addr, len);
+	else
+		ret = madvise_soft_offline(t, addr, len);
+	record_ret(c, "madvise", ret);
+	return 0;
+}
+
+static int run_pfn_op(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+	int flags = 0;
+	long ret;
+
+	if (op_pfn(c, st, &pfn))
+		return -1;
+	if (!strcmp(st->verb, "corrupt_pfn"))
+		ret = hwpoison_inject(c->host, pfn);
+	else if (!strcmp(st->verb, "unpoison"))
+		ret = unpoison_memory(c->host, pfn);
+	else {
+		if (parse_mf_flags(scn_arg(st, "flags"), &flags))
+			return fail(c, st, "bad flags '%s'", scn_arg(st, "flags"));
+		ret = soft_offline_page(c->host, pfn, flags);
+	}
+	record_ret(c, st->verb, ret);
+	return 0;
+}
+
+/* ---- expectations ------------------------------------------------------------------ */
+
+static const char *const sig_names[] = { [SIGBUS] = "SIGBUS", [SIGKILL] = "SIGKILL",
+					 [SIGSEGV] = "SIGSEGV" };
+
+static const struct { const char *name; int code; } si_codes[] = {
+	{ "BUS_MCEERR_AR", BUS_MCEERR_AR }, { "BUS_MCEERR_AO", BUS_MCEERR_AO },
+	{ "BUS_ADRERR", BUS_ADRERR }, { "SI_KERNEL", SI_KERNEL }, { "SEGV_MAPERR", SEGV_MAPERR },
+};
+
+static const char *const expect_kinds[] = {
+	"signal", "no-signal", "panic", "no-panic", "log", "no-log", "counter", "page",
+	"hugepages", "task", "buddy", NULL,
+};
+
+static bool ev_in_op(struct scn_ctx *c, unsigned long i)
+{
+	return i >= c->op_ev;
+}
+
+static int expect_signal(struct scn_ctx *c, const struct scn_stmt *st, bool none)
+{
+	const char *tname = pos_val(st, 1), *sig = pos_val(st, 2);
+	const char *code = scn_arg(st, "code"), *addr = scn_arg(st, "addr"), *lsb = scn_arg(st, "lsb");
+	struct task_struct *t = tname ? obj_find(c, tname)->task : NULL;
+	unsigned long want_addr = 0;
+	int seen = 0;
+	const struct trace_event *match = NULL, *other = NULL;
+
+	if (addr && resolve(c, st, addr, NULL, &want_addr, NULL))
+		return -1;
+	if (addr && !want_addr)
+		want_addr = (unsigned long)num(addr, 0);
+	for (unsigned long i = c->op_ev; i < c->trace.nr; i++) {
+		const struct trace_event *e = &c->trace.ev[i];
+		bool ok = true;
+
+		if (e->kind != TRACE_SIGNAL || (t && e->pid != t->pid))
+			continue;
+		seen++;
+		if (sig && (e->signal >= (int)ARRAY_SIZE(sig_names) || !sig_names[e->signal] ||
+			    strcmp(sig_names[e->signal], sig)))
+			ok = false;
+		if (code) {
+			int want = -1;
+
+			for (size_t k = 0; k < ARRAY_SIZE(si_codes); k++)
+				if (!strcmp(si_codes[k].name, code))
+					want = si_codes[k].code;
+			if (want < 0 && scn_parse_num(code, (u64 *)&(u64){0}) == 0)
+				want = (int)num(code, 0);
+			if (e->code != want)
+				ok = false;
+		}
+		if (addr && (!(e->has & TF_ADDR) || e->addr != want_addr))
+			ok = false;
+		if (lsb && (!(e->has & TF_LSB) || e->lsb != (int)num(lsb, 0)))
+			ok = false;
+		if (ok && !match)
+			match = e;
+		else if (!other)
+			other = e;
+	}
+	(void)ev_in_op;
+	if (none) {
+		if (seen)
+			return fail(c, st, "expected no signal%s%s, but %s:%d got %s code=%d",
+				    t ? " to " : "", t ? t->comm : "",
+				    (match ? match : other)->task, (match ? match : other)->pid,
+				    sig_names[(match ? match : other)->signal] ?
+				    sig_names[(match ? match : other)->signal] : "a signal",
+				    (match ? match : other)->code);
+		return 0;
+	}
+	if (match)
+		return 0;
+	if (!seen)
+		return fail(c, st, "expected a signal to %s:%d, but it got none", t->comm, t->pid);
+	return fail(c, st, "expected %s%s%s%s to %s:%d; got code=%d addr=%#llx lsb=%d",
+		    sig ? sig : "a signal", code ? " code=" : "", code ? code : "",
+		    addr ? " at the address" : "", t->comm, t->pid, other->code,
+		    (unsigned long long)other->addr, other->lsb);
+}
+
+static int expect_log(struct scn_ctx *c, const struct scn_stmt *st, bool none)
+{
+	const char *want = pos_val(st, 1);
+	char buf[512];
+	const char *p;
+	size_t o = 0;
+
+	/* ${pfn} stands for the pfn of the last result, as the kernel prints it (%#lx). */
+	for (p = want; *p && o < sizeof(buf) - 24; p++) {
+		if (!strncmp(p, "${pfn}", 6)) {
+			struct mf_outcome m = mf_last_outcome(c->host);
+			unsigned long pfn = 0;
+
+			(void)m;
+			for (unsigned long i = c->trace.nr; i-- > 0;)
+				if (c->trace.ev[i].kind == TRACE_RESULT) {
+					pfn = c->trace.ev[i].pfn;
+					break;
+				}
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%#lx", pfn);
+			p += 5;
+			continue;
+		}
+		buf[o++] = *p;
+	}
+	buf[o] = '\0';
+	for (unsigned long i = none ? 0 : c->op_ev; i < c->trace.nr; i++) {
+		const struct trace_event *e = &c->trace.ev[i];
+
+		if ((e->kind == TRACE_LOG || e->kind == TRACE_PANIC) &&
+		    (none ? strstr(e->message, buf) != NULL : !strcmp(e->message, buf))) {
+			if (none)
+				return fail(c, st, "expected no log line containing \"%s\", found \"%s\"",
+					    buf, e->message);
+			return 0;
+		}
+	}
+	if (none)
+		return 0;
+	return fail(c, st, "expected the log line \"%s\"; it was not printed by the last operation",
+		    buf);
+}
+
+static long counter_value(struct scn_ctx *c, const char *name, bool *found)
+{
+	int nid;
+	char what[32];
+
+	*found = true;
+	if (!strcmp(name, "HardwareCorrupted"))
+		return atomic_long_read(&c->host->num_poisoned_pages) * (long)(PAGE_SIZE / 1024);
+	if (!strcmp(name, "num_poisoned_pages"))
+		return atomic_long_read(&c->host->num_poisoned_pages);
+	if (sscanf(name, "node%d.memory_failure.%31s", &nid, what) == 2 && nid >= 0 &&
+	    nid < c->host->nr_nodes) {
+		const struct memory_failure_stats *s = &c->host->nodes[nid].mf_stats;
+
+		if (!strcmp(what, "total")) return (long)s->total;
+		if (!strcmp(what, "ignored")) return (long)s->ignored;
+		if (!strcmp(what, "failed")) return (long)s->failed;
+		if (!strcmp(what, "delayed")) return (long)s->delayed;
+		if (!strcmp(what, "recovered")) return (long)s->recovered;
+	}
+	*found = false;
+	return 0;
+}
+
+static int expect_counter(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		bool found;
+		long v;
+
+		if (!a->key)
+			continue;
+		v = counter_value(c, a->key, &found);
+		if (!found)
+			return fail(c, st, "unknown counter '%s' (HardwareCorrupted, num_poisoned_pages, "
+				    "nodeN.memory_failure.{total,ignored,failed,delayed,recovered})", a->key);
+		if (v != (long)num(a->val, 0))
+			return fail(c, st, "expected %s=%s, got %ld", a->key, a->val, v);
+	}
+	return 0;
+}
+
+static bool page_is_mapped(struct host *host, unsigned long pfn)
+{
+	struct folio *f = pfn_folio_lookup(host, pfn);
+	struct pte_entry *pte;
+
+	if (!f)
+		return false;
+	list_for_each_entry(pte, &f->rmap, rmap)
+		if (pfn >= pte->pfn && pfn < pte->pfn + (1UL << (pte->shift - PAGE_SHIFT)))
+			return true;
+	return false;
+}
+
+static int expect_page(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+	struct page *p;
+	struct folio *f;
+
+	if (resolve(c, st, pos_val(st, 1), &pfn, NULL, NULL))
+		return -1;
+	p = pfn_to_page(c->host, pfn);
+	f = page_folio(p);
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		long got, want;
+
+		if (!a->key)
+			continue;
+		if (!strcmp(a->key, "refcount")) {
+			got = page_count(p);
+			want = (long)num(a->val, 0);
+		} else {
+			if (!strcmp(a->key, "poisoned"))
+				got = PageHWPoison(p) || (f && folio_test_hugetlb(f) && folio_test_hwpoison(f) &&
+							  is_raw_hwpoison_page_in_hugepage(f, p));
+			else if (!strcmp(a->key, "mapped"))
+				got = page_is_mapped(c->host, pfn);
+			else if (!strcmp(a->key, "cached"))
+				got = f && f->mapping;
+			else if (!strcmp(a->key, "free"))
+				got = is_free_buddy_page(p);
+			else if (!strcmp(a->key, "huge"))
+				got = f && folio_test_hugetlb(f);
+			else
+				return fail(c, st, "unknown page property '%s' (poisoned, mapped, cached, free, "
+					    "huge, refcount)", a->key);
+			want = yes(a->val);
+		}
+		if (got != want) {
+			char gs[24];
+
+			snprintf(gs, sizeof(gs), "%ld", got);
+			return fail(c, st, "expected page %#lx %s=%s, got %s", pfn, a->key, a->val,
+				    !strcmp(a->key, "refcount") ? gs : got ? "yes" : "no");
+		}
+	}
+	return 0;
+}
+
+static int expect_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct hstate *h = size_to_hstate(c->host, (unsigned long)num(pos_val(st, 1), 0));
+
+	if (!h)
+		return fail(c, st, "hugepages takes a page size: 2M or 1G");
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		unsigned long got;
+
+		if (!a->key)
+			continue;
+		if (!strcmp(a->key, "total"))
+			got = h->nr_huge_pages;
+		else if (!strcmp(a->key, "free"))
+			got = h->free_huge_pages;
+		else
+			return fail(c, st, "unknown pool count '%s' (total, free)", a->key);
+		if (got != num(a->val, 0))
+			return fail(c, st, "expected %s %s=%s, got %lu", h->name, a->key, a->val, got);
+	}
+	return 0;
+}
+
+static int expect_task(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = obj_find(c, pos_val(st, 1));
+	const char *state = pos_val(st, 2), *sig = scn_arg(st, "signal");
+	struct task_struct *t = o->task;
+
+	if (!state || (strcmp(state, "alive") && strcmp(state, "killed")))
+		return fail(c, st, "expect task NAME alive|killed [signal=SIGBUS]");
+	if (!strcmp(state, "alive") == t->exited)
+		return fail(c, st, "expected %s:%d %s, but it is %s", t->comm, t->pid, state,
+			    t->exited ? "dead" : "alive");
+	if (sig && (t->exit_signal >= (int)ARRAY_SIZE(sig_names) || !sig_names[t->exit_signal] ||
+		    strcmp(sig_names[t->exit_signal], sig)))
+		return fail(c, st, "expected %s:%d killed by %s", t->comm, t->pid, sig);
+	return 0;
+}
+
+static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct mf_outcome m = mf_last_outcome(c->host);
+
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+
+		if (!a->key)
+			continue;
+		if (!strcmp(a->key, "ret")) {
+			long want;
+			int e;
+
+			if (!c->has_ret)
+				return fail(c, st, "expected ret=%s, but no operation returned a value", a->val);
+			if (!errno_parse(a->val, &e))
+				want = e;
+			else if (a->val[0] == '-')
+				want = -(long)num(a->val + 1, 0);
+			else
+				want = (long)num(a->val, 0);
+			if (c->last_ret != want) {
+				char gs[32];
+
+				if (c->last_ret < 0)
+					snprintf(gs, sizeof(gs), "-%s", errno_name((int)c->last_ret));
+				else
+					snprintf(gs, sizeof(gs), "%ld", c->last_ret);
+				return fail(c, st, "expected ret=%s, got %s", a->val, gs);
+			}
+		} else if (!strcmp(a->key, "type")) {
+			if (!m.has_result)
+				return fail(c, st, "expected type=%s, but there was no action result", a->val);
+			if (strcmp(mf_msg_enum_names[m.type], a->val))
+				return fail(c, st, "expected type=%s, got %s (\"%s\")", a->val,
+					    mf_msg_enum_names[m.type], action_page_types[m.type]);
+		} else if (!strcmp(a->key, "result")) {
+			if (!m.has_result)
+				return fail(c, st, "expected result=%s, but there was no action result", a->val);
+			if (strcmp(mf_result_enum_names[m.result], a->val))
+				return fail(c, st, "expected result=%s, got %s", a->val,
+					    mf_result_enum_names[m.result]);
+		} else if (!strcmp(a->key, "access")) {
+			if (!c->has_access || strcmp(access_result_names[c->last_access], a->val))
+				return fail(c, st, "expected access=%s, got %s", a->val,
+					    c->has_access ? access_result_names[c->last_access] : "no access");
+		} else {
+			return fail(c, st, "unknown expectation '%s' (ret, type, result, access)", a->key);
+		}
+	}
+	return 0;
+}
+
+static int run_expect(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	const char *kind = pos_val(st, 0);
+	int ret;
+
+	c->expectations++;
+	if (!kind)
+		ret = expect_plain(c, st);
+	else if (!strcmp(kind, "signal") || !strcmp(kind, "no-signal"))
+		ret = expect_signal(c, st, kind[0] == 'n');
+	else if (!strcmp(kind, "panic") || !strcmp(kind, "no-panic")) {
+		bool want = kind[0] == 'p';
+		const char *msg = pos_val(st, 1);
+
+		if (c->host->panicked != want)
+			ret = fail(c, st, "expected %s, but the host %s", want ? "a panic" : "no panic",
+				   c->host->panicked ? "panicked" : "did not panic");
+		else if (want && msg && strcmp(msg, c->host->panic_msg))
+			ret = fail(c, st, "expected panic \"%s\", got \"%s\"", msg, c->host->panic_msg);
+		else
+			ret = 0;
+	} else if (!strcmp(kind, "log") || !strcmp(kind, "no-log"))
+		ret = expect_log(c, st, kind[0] == 'n');
+	else if (!strcmp(kind, "counter"))
+		ret = expect_counter(c, st);
+	else if (!strcmp(kind, "page"))
+		ret = expect_page(c, st);
+	else if (!strcmp(kind, "hugepages"))
+		ret = expect_hugepages(c, st);
+	else if (!strcmp(kind, "task"))
+		ret = expect_task(c, st);
+	else {
+		unsigned long want = (unsigned long)num(scn_arg(st, "free"), 0);
+		int nid = (int)num(scn_arg(st, "node"), 0);
+
+		if (nid >= c->host->nr_nodes)
+			return fail(c, st, "node %d does not exist", nid);
+		ret = node_free_pages(c->host, nid) == want ? 0 :
+			fail(c, st, "expected %lu free pages on node %d, got %lu", want, nid,
+			     node_free_pages(c->host, nid));
+	}
+	return ret;
+}
+
+/* Parse-time checks of an expectation's shape. */
+static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	const struct scn_arg *k = scn_pos(st, 0), *a1 = scn_pos(st, 1);
+	size_t i;
+
+	if (!k)
+		return 0;
+	for (i = 0; expect_kinds[i]; i++)
+		if (!strcmp(expect_kinds[i], k->val))
+			break;
+	if (!expect_kinds[i])
+		return scn_errorf(err, st->line, k->col,
+				  "unknown expectation '%s' (signal, no-signal, panic, no-panic, log, "
+				  "no-log, counter, page, hugepages, task, buddy, or keys ret= type= result= access=)",
+				  k->val);
+	if ((!strcmp(k->val, "signal") || !strcmp(k->val, "task")) && !a1)
+		return scn_errorf(err, st->line, k->col, "expect %s needs a task name", k->val);
+	if (a1 && (!strcmp(k->val, "signal") || !strcmp(k->val, "no-signal") || !strcmp(k->val, "task"))) {
+		enum scn_sym_kind sk = scn_check_name(syms, a1->val);
+
+		if (sk != SYM_PROCESS && sk != SYM_THREAD)
+			return scn_errorf(err, st->line, a1->col, "expected a task, found '%s'", a1->val);
+	}
+	if ((!strcmp(k->val, "log") || !strcmp(k->val, "no-log")) && (!a1 || !a1->quoted))
+		return scn_errorf(err, st->line, k->col, "expect %s needs a quoted line", k->val);
+	if (!strcmp(k->val, "page")) {
+		if (!a1)
+			return scn_errorf(err, st->line, k->col, "expect page needs a location");
+		return scn_check_location(syms, a1->val, st->line, a1->col, err);
+	}
+	if (!strcmp(k->val, "hugepages") && (!a1 || (strcmp(a1->val, "2M") && strcmp(a1->val, "1G"))))
+		return scn_errorf(err, st->line, k->col, "expect hugepages needs 2M or 1G");
+	for (int j = 0; j < st->nargs; j++) {
+		const struct scn_arg *a = &st->args[j];
+
+		if (a->key && !strcmp(a->key, "addr") &&
+		    scn_check_location(syms, a->val, st->line, a->col + 5, err))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_sysctl(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	static const char *const known[] = {
+		"vm.memory_failure_early_kill", "vm.memory_failure_recovery", "vm.enable_soft_offline",
+		"vm.panic_on_unrecoverable_memory_failure",
+	};
+
+	if (!st->nargs)
+		return scn_errorf(err, st->line, st->col, "sysctl needs NAME=VALUE");
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		size_t k;
+		u64 v;
+
+		if (!a->key)
+			return scn_errorf(err, st->line, a->col, "expected NAME=VALUE, found '%s'", a->val);
+		for (k = 0; k < ARRAY_SIZE(known); k++)
+			if (!strcmp(known[k], a->key))
+				break;
+		if (k == ARRAY_SIZE(known))
+			return scn_errorf(err, st->line, a->col,
+					  "unknown sysctl '%s' (vm.memory_failure_early_kill, "
+					  "vm.memory_failure_recovery, vm.enable_soft_offline, "
+					  "vm.panic_on_unrecoverable_memory_failure)", a->key);
+		if (scn_parse_num(a->val, &v))
+			return scn_errorf(err, st->line, a->col + (int)strlen(a->key) + 1,
+					  "expected a number, found '%s'", a->val);
+	}
+	return 0;
+}
+
+static int check_flags(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	const struct scn_arg *a = scn_arg_find(st, "flags");
+	int flags;
+
+	if (a && parse_mf_flags(a->val, &flags))
+		return scn_errorf(err, st->line, a->col + 6,
+				  "expected flags like MF_ACTION_REQUIRED|MF_MUST_KILL, found '%s'", a->val);
+	if (!scn_arg(st, "at") && !scn_arg(st, "pfn") && strcmp(st->verb, "kick") &&
+	    strcmp(st->verb, "race"))
+		return scn_errorf(err, st->line, st->col, "%s needs at=LOCATION or pfn=N", st->verb);
+	if (scn_arg(st, "at") && scn_arg(st, "pfn"))
+		return scn_errorf(err, st->line, st->col, "give at= or pfn=, not both");
+	return 0;
+}
+
+static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		int k;
+
+		if (!a->key || strcmp(a->key, "panic_rule"))
+			return scn_errorf(err, st->line, a->col, "unknown switch '%s' (known: panic_rule)",
+					  a->key ? a->key : a->val);
+		for (k = 0; k < __NR_MF_PANIC_RULES; k++)
+			if (!strcmp(a->val, mf_panic_rule_names[k]))
+				break;
+		if (k == __NR_MF_PANIC_RULES)
+			return scn_errorf(err, st->line, a->col + 11,
+					  "panic_rule must be mainline, v4 or v9, not '%s'", a->val);
+	}
+	return 0;
+}
+
+/* ---- the verb table ------------------------------------------------------------------ */
+
+static const struct scn_key host_keys[] = {
+	{ "memory", 'n', false }, { "nodes", 'n', false }, { "cpus", 'n', false },
+	{ "reserved", 'n', false }, { "hugepages-2M", 'n', false }, { "hugepages-1G", 'n', false },
+	{ NULL, 0, false },
+};
+static const struct scn_key process_keys[] = { { "handler", 'b', false }, { NULL, 0, false } };
+static const struct scn_key prctl_keys[] = {
+	{ "mce_kill", 'w', false }, { "arg2", 'n', false }, { "arg3", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key file_keys[] = {
+	{ "size", 'n', true }, { "pagesize", 'n', false }, { "unevictable", 'b', false },
+	{ NULL, 0, false },
+};
+static const char *const file_kinds[] = { "shmem", "hugetlbfs", "regular", NULL };
+static const struct scn_key mmap_keys[] = {
+	{ "size", 'n', true }, { "file", 'F', false }, { "offset", 'n', false }, { "flags", 'w', false },
+	{ NULL, 0, false },
+};
+static const struct scn_key access_keys[] = {
+	{ "task", 'T', false }, { "ripv", 'b', false }, { NULL, 0, false },
+};
+static const struct scn_key fileop_keys[] = {
+	{ "offset", 'n', false }, { "len", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key kernel_keys[] = {
+	{ "order", 'n', false }, { "node", 'n', false }, { NULL, 0, false },
+};
+static const char *const kernel_kinds[] = {
+	"slab", "pagetable", "large_kmalloc", "high_order", "driver", "inflight", "reserved", NULL,
+};
+static const struct scn_key hugepages_keys[] = {
+	{ "pagesize", 'n', true }, { "count", 'n', true }, { "node", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key race_keys[] = {
+	{ "at", 'l', true }, { "order", 'n', false }, { NULL, 0, false },
+};
+static const char *const race_words[] = { "memory_failure:after_get_hwpoison_page", "alloc", NULL };
+
+static int check_race(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	const struct scn_arg *p = scn_pos(st, 0), *a = scn_pos(st, 1);
+
+	if (strcmp(p->val, race_words[0]))
+		return scn_errorf(err, st->line, p->col, "expected the race point %s, found '%s'",
+				  race_words[0], p->val);
+	if (strcmp(a->val, "alloc"))
+		return scn_errorf(err, st->line, a->col, "expected the action alloc, found '%s'", a->val);
+	return 0;
+}
+static const struct scn_key loc_keys[] = { { "at", 'l', false }, { "pfn", 'n', false }, { NULL, 0, false } };
+static const struct scn_key mf_keys[] = {
+	{ "at", 'l', false }, { "pfn", 'n', false }, { "flags", 'w', false }, { "task", 'T', false },
+	{ NULL, 0, false },
+};
+static const struct scn_key queue_keys[] = {
+	{ "at", 'l', false }, { "pfn", 'n', false }, { "flags", 'w', false }, { "cpu", 'n', false },
+	{ NULL, 0, false },
+};
+static const struct scn_key kick_keys[] = { { "cpu", 'n', false }, { NULL, 0, false } };
+static const struct scn_key mce_keys[] = { { "ripv", 'b', false }, { NULL, 0, false } };
+static const struct scn_key madvise_keys[] = { { "len", 'n', false }, { NULL, 0, false } };
+static const char *const madvise_advice[] = { "MADV_HWPOISON", "MADV_SOFT_OFFLINE", NULL };
+static const struct scn_key soft_keys[] = {
+	{ "at", 'l', false }, { "pfn", 'n', false }, { "flags", 'w', false }, { NULL, 0, false },
+};
+
+const struct scn_verb scn_verbs[] = {
+	/* set-up */
+	{ .name = "host", .pos = "", .keys = host_keys, .setup = true, .run = run_host,
+	  .help = "host memory=SIZE nodes=N cpus=N reserved=SIZE hugepages-2M=N hugepages-1G=N" },
+	{ .name = "vary", .pos = "", .setup = true, .run = run_vary, .help = "vary KEY=V1,V2,..." },
+	{ .name = "sysctl", .pos = "", .run = run_sysctl, .check = check_sysctl,
+	  .help = "sysctl vm.NAME=VALUE" },
+	{ .name = "switch", .pos = "", .run = run_switch, .check = check_switch,
+	  .help = "switch panic_rule=mainline|v4|v9" },
+	/* objects */
+	{ .name = "process", .pos = "N", .keys = process_keys, .defines = SYM_PROCESS,
+	  .run = run_process, .help = "process NAME [handler=yes]" },
+	{ .name = "thread", .pos = "NP", .defines = SYM_THREAD, .run = run_thread,
+	  .help = "thread NAME PROCESS" },
+	{ .name = "prctl", .pos = "T", .keys = prctl_keys, .run = run_prctl,
+	  .help = "prctl TASK mce_kill=early|late|default|clear" },
+	{ .name = "file", .pos = "NW", .keys = file_keys, .words = file_kinds, .defines = SYM_FILE,
+	  .run = run_file, .help = "file NAME shmem|hugetlbfs|regular size=SIZE [pagesize=2M|1G]" },
+	{ .name = "mmap", .pos = "PN", .keys = mmap_keys, .defines = SYM_MAPPING, .run = run_mmap,
+	  .help = "mmap PROCESS NAME size=SIZE [file=FILE offset=OFF] [flags=thp,hugetlb,locked,private,readonly]" },
+	{ .name = "munmap", .pos = "M", .run = run_munmap, .help = "munmap MAPPING" },
+	{ .name = "read", .pos = "L", .keys = access_keys, .run = run_access,
+	  .help = "read MAPPING+OFFSET [task=TASK] [ripv=yes|no]" },
+	{ .name = "write", .pos = "L", .keys = access_keys, .run = run_access,
+	  .help = "write MAPPING+OFFSET [task=TASK] [ripv=yes|no]" },
+	{ .name = "fread", .pos = "F", .keys = fileop_keys, .run = run_fileop,
+	  .help = "fread FILE offset=OFF len=LEN" },
+	{ .name = "fwrite", .pos = "F", .keys = fileop_keys, .run = run_fileop,
+	  .help = "fwrite FILE offset=OFF len=LEN" },
+	{ .name = "fsync", .pos = "F", .run = run_fileop, .help = "fsync FILE" },
+	{ .name = "punch", .pos = "F", .keys = fileop_keys, .run = run_fileop,
+	  .help = "punch FILE offset=OFF len=LEN" },
+	{ .name = "close", .pos = "F", .run = run_close, .help = "close FILE" },
+	{ .name = "kernel", .pos = "NW", .keys = kernel_keys, .words = kernel_kinds,
+	  .defines = SYM_KERNEL, .run = run_kernel,
+	  .help = "kernel NAME slab|pagetable|large_kmalloc|high_order|driver|inflight|reserved [order=N] [node=N]" },
+	{ .name = "free", .pos = "K", .run = run_free, .help = "free KERNEL_ALLOCATION" },
+	{ .name = "pin", .pos = "NL", .defines = SYM_PIN, .run = run_pin, .help = "pin NAME MAPPING+OFFSET" },
+	{ .name = "unpin", .pos = "I", .run = run_unpin, .help = "unpin PIN" },
+	{ .name = "swapcache", .pos = "L", .run = run_swapcache, .help = "swapcache MAPPING+OFFSET" },
+	{ .name = "exit", .pos = "P", .run = run_exit, .help = "exit PROCESS" },
+	{ .name = "nr_hugepages", .pos = "", .keys = hugepages_keys, .run = run_nr_hugepages,
+	  .help = "nr_hugepages pagesize=2M|1G count=N [node=N]" },
+	{ .name = "race", .pos = "WW", .keys = race_keys, .words = race_words, .run = run_race,
+	  .check = check_race,
+	  .help = "race memory_failure:after_get_hwpoison_page alloc at=LOCATION [order=N]" },
+	{ .name = "hwerror", .pos = "", .keys = loc_keys, .run = run_hwerror, .check = check_flags,
+	  .help = "hwerror at=LOCATION|pfn=N" },
+	/* errors */
+	{ .name = "memory_failure", .pos = "", .keys = mf_keys, .run = run_memory_failure,
+	  .check = check_flags, .help = "memory_failure at=LOCATION|pfn=N [flags=MF_...] [task=TASK]" },
+	{ .name = "mce", .pos = "TL", .keys = mce_keys, .run = run_mce,
+	  .help = "mce TASK LOCATION [ripv=yes|no]" },
+	{ .name = "memory_failure_queue", .pos = "", .keys = queue_keys, .run = run_queue,
+	  .check = check_flags, .help = "memory_failure_queue at=LOCATION|pfn=N [flags=] [cpu=N]" },
+	{ .name = "kick", .pos = "", .keys = kick_keys, .run = run_kick, .help = "kick [cpu=N]" },
+	{ .name = "madvise", .pos = "TLW", .keys = madvise_keys, .words = madvise_advice,
+	  .run = run_madvise, .help = "madvise TASK MAPPING+OFFSET MADV_HWPOISON|MADV_SOFT_OFFLINE [len=LEN]" },
+	{ .name = "corrupt_pfn", .pos = "", .keys = loc_keys, .run = run_pfn_op, .check = check_flags,
+	  .help = "corrupt_pfn at=LOCATION|pfn=N" },
+	{ .name = "unpoison", .pos = "", .keys = loc_keys, .run = run_pfn_op, .check = check_flags,
+	  .help = "unpoison at=LOCATION|pfn=N" },
+	{ .name = "soft_offline", .pos = "", .keys = soft_keys, .run = run_pfn_op, .check = check_flags,
+	  .help = "soft_offline at=LOCATION|pfn=N [flags=]" },
+	/* expectations */
+	{ .name = "expect", .pos = "", .opt_pos = "XXXX", .expectation = true, .run = run_expect,
+	  .check = check_expect, .help = "expect [KIND ...] [KEY=VALUE ...]" },
+};
+
+const int scn_nr_verbs = (int)ARRAY_SIZE(scn_verbs);
+
+const struct scn_verb *scn_find_verb(const char *name)
+{
+	for (int i = 0; i < scn_nr_verbs; i++)
+		if (!strcmp(scn_verbs[i].name, name))
+			return &scn_verbs[i];
+	return NULL;
+}
+
+/* ---- running a file ------------------------------------------------------------------- */
+
+static bool guard_open(const struct scn_ctx *c, const struct scn_stmt *st)
+{
+	if (!st->guard_key)
+		return true;
+	for (int i = 0; i < st->nguard; i++)
+		if (c->vary_val && !strcmp(st->guard_vals[i], c->vary_val))
+			return true;
+	return false;
+}
+
+static void print_stmt(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	FILE *out = c->opts->out;
+
+	if (!out || c->opts->quiet || c->opts->json)
+		return;
+	fprintf(out, ">> %d: %s", st->line, st->verb);
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+
+		if (a->key)
+			fprintf(out, a->quoted ? " %s=\"%s\"" : " %s=%s", a->key, a->val);
+		else
+			fprintf(out, a->quoted ? " \"%s\"" : " %s", a->val);
+	}
+	fputc('\n', out);
+}
+
+static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	const char *key = c->f->vary_key;
+	u64 v;
+
+	if (!key)
+		return 0;
+	if (!strcmp(key, "panic_rule"))
+		return set_switch(c, st, key, c->vary_val);
+	if (!strcmp(key, "vm.memory_failure_early_kill") && !scn_parse_num(c->vary_val, &v))
+		c->host->sysctl.memory_failure_early_kill = (int)v;
+	else if (!strcmp(key, "vm.memory_failure_recovery") && !scn_parse_num(c->vary_val, &v))
+		c->host->sysctl.memory_failure_recovery = (int)v;
+	else if (!strcmp(key, "vm.enable_soft_offline") && !scn_parse_num(c->vary_val, &v))
+		c->host->sysctl.enable_soft_offline = (int)v;
+	else if (!strcmp(key, "vm.panic_on_unrecoverable_memory_failure") && !scn_parse_num(c->vary_val, &v))
+		c->host->sysctl.panic_on_unrecoverable_memory_failure = (int)v;
+	else
+		return fail(c, st, "cannot vary '%s' (panic_rule or a vm.* sysctl with numeric values)", key);
+	return 0;
+}
+
+static int run_stmt(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	int ret;
+
+	if (!guard_open(c, st))
+		return 0;
+	c->trace.line = st->line;
+	print_stmt(c, st);
+	if (!st->v->setup && !st->v->expectation) {
+		if (ensure_host(c, st))
+			return -1;
+		if (c->halted) {
+			trace_note(&c->trace, "the host has panicked: line %d is not run", st->line);
+			return 0;
+		}
+		c->op_ev = c->trace.nr;
+		c->op = st;
+		c->has_ret = false;
+		c->has_access = false;
+		c->host->mf_has_result = false;
+	}
+	if (st->v->expectation && ensure_host(c, st))
+		return -1;
+	ret = st->v->run(c, st);
+	if (c->host && c->host->mf_has_result && !st->v->expectation)
+		c->outcome = mf_last_outcome(c->host);
+	if (ret || c->failed)
+		return -1;
+	if (c->host && !st->v->expectation) {
+		signals_deliver(c->host);
+		if (c->host->panicked)
+			c->halted = true;
+		if (host_validate(c->host)) {
+			const char *why = "an invariant";
+
+			for (unsigned long i = c->trace.nr; i-- > 0;)
+				if (c->trace.ev[i].kind == TRACE_NOTE &&
+				    !strncmp(c->trace.ev[i].message, "invariant broken: ", 18)) {
+					why = c->trace.ev[i].message;
+					break;
+				}
+			return fail(c, st, "%s", why);
+		}
+	}
+	if (st->inline_expect)
+		return run_stmt(c, st->inline_expect);
+	return 0;
+}
+
+static void summarize(struct scn_ctx *c, struct scn_result *r)
+{
+	struct mf_outcome m = c->outcome;
+	unsigned long sigs = 0;
+
+	for (unsigned long i = 0; i < c->trace.nr; i++)
+		sigs += c->trace.ev[i].kind == TRACE_SIGNAL;
+	if (c->host && c->host->panicked)
+		snprintf(r->summary, sizeof(r->summary), "panic");
+	else if (m.has_result)
+		snprintf(r->summary, sizeof(r->summary), "%s/%s, %lu signal%s", action_page_types[m.type],
+			 action_name[m.result], sigs, sigs == 1 ? "" : "s");
+	else
+		snprintf(r->summary, sizeof(r->summary), "%lu signal%s", sigs, sigs == 1 ? "" : "s");
+}
+
+static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const char *vary_val,
+		    struct scn_result *r)
+{
+	struct scn_ctx c = {
+		.f = f, .opts = opts, .vary_val = vary_val,
+		.cfg = {
+			.memory_bytes = 4ULL << 30, .nr_nodes = 1, .nr_cpus = 1,
+			.reserved_bytes = 16ULL << 20, .hugepages = { 0, 0 },
+		},
+	};
+	FILE *out = opts->out;
+
+	trace_init(&c.trace, true);
+	c.trace.out = opts->quiet ? NULL : out;
+	c.trace.format = opts->json ? TRACE_JSON : TRACE_TEXT;
+	if (out && !opts->quiet && !opts->json)
+		fprintf(out, "== %s%s%s%s\n", f->path, vary_val ? " [" : "",
+			vary_val ? f->vary_key : "", vary_val ? "]" : "");
+	if (out && !opts->quiet && !opts->json && vary_val)
+		fprintf(out, "   %s=%s\n", f->vary_key, vary_val);
+	for (int i = 0; i < f->n && !c.failed; i++) {
+		const struct scn_stmt *st = &f->stmts[i];
+
+		if (run_stmt(&c, st))
+			break;
+	}
+	memset(r, 0, sizeof(*r));
+	r->vary_val = vary_val ? kstrdup(vary_val, __GFP_NOFAIL) : NULL;
+	r->passed = !c.failed;
+	r->expectations = c.expectations;
+	r->failed_line = c.failed_line;
+	r->panicked = c.host && c.host->panicked;
+	snprintf(r->failure, sizeof(r->failure), "%s", c.failure);
+	summarize(&c, r);
+	if (out && opts->json) {
+		fprintf(out, "{\"event\":\"verdict\",\"file\":");
+		json_print_string(out, f->path);
+		if (vary_val) {
+			fprintf(out, ",\"vary\":");
+			json_print_string(out, f->vary_key);
+			fprintf(out, ",\"value\":");
+			json_print_string(out, vary_val);
+		}
+		fprintf(out, ",\"passed\":%s,\"expectations\":%d", r->passed ? "true" : "false",
+			r->expectations);
+		if (!r->passed) {
+			fprintf(out, ",\"line\":%d,\"message\":", r->failed_line);
+			json_print_string(out, r->failure);
+		}
+		fputs("}\n", out);
+	}
+	for (int i = 0; i < c.nobjs; i++)
+		kfree(c.objs[i].name);
+	kfree(c.objs);
+	if (c.host) {
+		/* Races not reached stay on the host's list: take them off first. */
+		for (int i = 0; i < c.nraces; i++)
+			list_del_init(&c.races[i].node);
+		host_destroy(c.host);
+	}
+	trace_destroy(&c.trace);
+	return 0;
+}
+
+int scn_run(struct scn_file *f, const struct scn_run_opts *opts, struct scn_result *results, int max)
+{
+	int n = 0;
+
+	if (!f->vary_key)
+		return max > 0 && !run_once(f, opts, NULL, &results[n]) ? 1 : 0;
+	for (int i = 0; i < f->nvary && n < max; i++)
+		if (!run_once(f, opts, f->vary_vals[i], &results[n]))
+			n++;
+	return n;
+}
