@@ -22,7 +22,10 @@ HARN_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(HARNESS_SRCS))
 SUITES     := $(patsubst tests/unit/%.c,$(TBUILD)/tests/%,$(TEST_SRCS))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps run test bench clean help
+FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_REPLAY := $(foreach f,$(FUZZERS),$(TBUILD)/tests/fuzz/$(f))
+
+.PHONY: all deps run test bench fuzz clean help
 
 all: $(GMF)
 
@@ -41,8 +44,18 @@ run: deps $(GMF)
 	@echo "gmemfail: the scenario library, one row per scenario and policy (build/gmf demo for a walk-through)"
 	@$(GMF) run --summary $(sort $(wildcard scenarios/*.scn))
 
-test: deps $(TGMF) $(SUITES)
-	@GMF=$(TGMF) TBUILD=$(TBUILD) tests/run-tests.sh $(SUITES)
+test: deps $(TGMF) $(SUITES) $(FUZZ_REPLAY)
+	@GMF=$(TGMF) TBUILD=$(TBUILD) FUZZ_REPLAY="$(FUZZ_REPLAY)" tests/run-tests.sh $(SUITES)
+
+# libFuzzer builds (clang): make fuzz FUZZER=fuzz_scn SECONDS=60
+FUZZER  ?= fuzz_scn
+SECONDS ?= 60
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz
+	clang $(filter-out -Werror,$(CFLAGS)) -O1 -g -DFUZZ_LIBFUZZER -fsanitize=fuzzer,address,undefined \
+		-o $(BUILD)/fuzz/$(FUZZER) tests/fuzz/$(FUZZER).c tests/fuzz/driver.c $(LIB_SRCS) $(LDLIBS)
+	mkdir -p $(BUILD)/fuzz/corpus-$(FUZZER) && $(BUILD)/fuzz/$(FUZZER) -max_total_time=$(SECONDS) \
+		-max_len=4096 $(BUILD)/fuzz/corpus-$(FUZZER) tests/fuzz/corpus/$(patsubst fuzz_%,%,$(FUZZER))
 
 bench: deps $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
@@ -78,6 +91,10 @@ $(TGMF): $(TCLI_OBJS) $(TBUILD)/libgmf.a
 
 .SECONDARY:
 $(TBUILD)/tests/%: $(TBUILD)/tests/unit/%.o $(HARN_OBJS) $(TBUILD)/libgmf.a
+	@mkdir -p $(@D)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TBUILD)/tests/fuzz/%: $(TBUILD)/tests/fuzz/%.o $(TBUILD)/tests/fuzz/driver.o $(TBUILD)/libgmf.a
 	@mkdir -p $(@D)
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -42,5 +42,9 @@ HARNESS_SRCS := \
 # Unit tests: every tests/unit/<module>/test_*.c is a suite binary of its own.
 TEST_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 
+# Fuzz targets: tests/fuzz/fuzz_NAME.c replays tests/fuzz/corpus/NAME/ in make test.
+FUZZ_SRCS := \
+	tests/fuzz/fuzz_scn.c
+
 BENCH_SRCS := \
 	bench/bench_mm.c

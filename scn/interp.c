@@ -89,6 +89,23 @@ static struct scn_obj *obj_add(struct scn_ctx *c, const char *name, enum scn_sym
 	return &n[c->nobjs++];
 }
 
+/* An object a line needs; its defining line may have failed at run time. */
+static struct scn_obj *need(struct scn_ctx *c, const struct scn_stmt *st, const char *name)
+{
+	struct scn_obj *o = obj_find(c, name);
+
+	if (!o || o->kind == SYM_NONE)
+		fail(c, st, "'%s' does not exist (the line that made it failed, or it was closed)", name);
+	return o && o->kind != SYM_NONE ? o : NULL;
+}
+
+static struct task_struct *need_task(struct scn_ctx *c, const struct scn_stmt *st, const char *name)
+{
+	struct scn_obj *o = need(c, st, name);
+
+	return o ? o->task : NULL;
+}
+
 static u64 num(const char *s, u64 dflt)
 {
 	u64 v;
@@ -115,6 +132,8 @@ static int ensure_host(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	if (c->host)
 		return 0;
+	if (c->opts->max_host_bytes && c->cfg.memory_bytes > c->opts->max_host_bytes)
+		return fail(c, st, "the host is larger than this run allows");
 	c->host = host_create(&c->cfg, &c->trace);
 	if (IS_ERR(c->host)) {
 		int e = (int)PTR_ERR(c->host);
@@ -147,11 +166,16 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 	if (taskp)
 		*taskp = NULL;
 	if (v[0] >= '0' && v[0] <= '9') {
+		if (!pfnp)
+			return fail(c, st, "'%s' has no user address: give a mapping location", v);
 		*pfnp = (unsigned long)num(v, 0);
 		return 0;
 	}
 	memcpy(name, v, nl);
 	name[nl] = '\0';
+	o = obj_find(c, name);
+	if (!pfnp && (!o || o->kind != SYM_MAPPING))
+		return fail(c, st, "'%s' has no user address: give a mapping location", v);
 	if (!strcmp(name, "free")) {
 		/* The first free page above the reserved range, on node 0. */
 		struct range_node *n = rangemap_first(&c->host->nodes[0].free_blocks);
@@ -170,7 +194,6 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 		*pfnp = folio_pfn(f) + (unsigned long)(off >> PAGE_SHIFT);
 		return 0;
 	}
-	o = obj_find(c, name);
 	if (!o)
 		return fail(c, st, "'%s' does not exist any more", name);
 	switch (o->kind) {
@@ -356,9 +379,11 @@ static int run_process(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_thread(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *leader = obj_find(c, pos_val(st, 1)), *o;
+	struct scn_obj *leader = need(c, st, pos_val(st, 1)), *o;
 	struct task_struct *t;
 
+	if (!leader)
+		return -1;
 	if (leader->task->exited)
 		return fail(c, st, "process %s has exited", leader->name);
 	t = task_create(c->host, pos_val(st, 0), leader->task);
@@ -371,7 +396,10 @@ static int run_thread(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_prctl(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
 	const char *mode = scn_arg(st, "mce_kill");
 	long ret;
 
@@ -429,15 +457,17 @@ static int run_file(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_mmap(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *p = obj_find(c, pos_val(st, 0)), *o, *fo = NULL;
+	struct scn_obj *p = need(c, st, pos_val(st, 0)), *o, *fo = NULL;
 	const char *flags = scn_arg(st, "flags");
 	unsigned long vm = VM_READ | VM_WRITE, addr;
 	u64 len = num(scn_arg(st, "size"), 0);
 	int err;
 
+	if (!p)
+		return -1;
 	if (scn_arg(st, "file")) {
-		fo = obj_find(c, scn_arg(st, "file"));
-		if (!fo->file)
+		fo = need(c, st, scn_arg(st, "file"));
+		if (!fo || !fo->file)
 			return fail(c, st, "%s is closed", fo->name);
 		vm |= VM_SHARED;
 	}
@@ -471,7 +501,10 @@ static int run_mmap(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_munmap(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
 
 	if (!o->task->mm)
 		return fail(c, st, "the process of %s has exited", o->name);
@@ -492,7 +525,9 @@ static int run_access(struct scn_ctx *c, const struct scn_stmt *st)
 	if (!t)
 		return fail(c, st, "read and write take a mapping location (MAPPING+OFFSET)");
 	if (scn_arg(st, "task"))
-		t = obj_find(c, scn_arg(st, "task"))->task;
+		t = need_task(c, st, scn_arg(st, "task"));
+	if (!t)
+		return -1;
 	if (t->exited)
 		return fail(c, st, "task %s:%d has exited", t->comm, t->pid);
 	r = handle_user_access(t, addr, write, &pfn);
@@ -506,7 +541,10 @@ static int run_access(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_fileop(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
 	u64 off = num(scn_arg(st, "offset"), 0), len = num(scn_arg(st, "len"), PAGE_SIZE);
 	long ret;
 
@@ -526,7 +564,10 @@ static int run_fileop(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_close(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
 
 	if (!o->file)
 		return fail(c, st, "%s is already closed", o->name);
@@ -582,7 +623,10 @@ static int run_kernel(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_free(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
 	struct folio *f = o->folio;
 
 	if (!f || f->extra_refs <= 0)
@@ -616,7 +660,10 @@ static int run_pin(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_unpin(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 0));
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
 
 	if (!o->folio)
 		return fail(c, st, "%s is not pinned", o->name);
@@ -631,13 +678,19 @@ static int run_swapcache(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (resolve(c, st, pos_val(st, 0), &pfn, NULL, NULL))
 		return -1;
+	if (!pfn_folio_lookup(c->host, pfn))
+		return fail(c, st, "no page is allocated at %s", pos_val(st, 0));
 	record_ret(c, "swapcache", swap_cache_add_folio(pfn_folio_lookup(c->host, pfn)));
 	return 0;
 }
 
 static int run_exit(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	do_exit(obj_find(c, pos_val(st, 0))->task, 0);
+	struct task_struct *t = need_task(c, st, pos_val(st, 0));
+
+	if (!t)
+		return -1;
+	do_exit(t, 0);
 	return 0;
 }
 
@@ -722,8 +775,10 @@ static int run_memory_failure(struct scn_ctx *c, const struct scn_stmt *st)
 		return -1;
 	if (parse_mf_flags(scn_arg(st, "flags"), &flags))
 		return fail(c, st, "bad flags '%s'", scn_arg(st, "flags"));
-	if (scn_arg(st, "task"))
-		c->host->current = obj_find(c, scn_arg(st, "task"))->task;
+	if (scn_arg(st, "task") && !(c->host->current = need_task(c, st, scn_arg(st, "task")))) {
+		c->host->current = saved;
+		return -1;
+	}
 	if (pfn_valid(c->host, pfn))
 		pfn_to_page(c->host, pfn)->hw_bad = true;
 	ret = memory_failure(c->host, pfn, flags);
@@ -734,9 +789,11 @@ static int run_memory_failure(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_mce(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct task_struct *t = obj_find(c, pos_val(st, 0))->task;
+	struct task_struct *t = need_task(c, st, pos_val(st, 0));
 	unsigned long pfn, addr = 0;
 
+	if (!t)
+		return -1;
 	if (resolve(c, st, pos_val(st, 1), &pfn, &addr, NULL))
 		return -1;
 	if (!pfn_valid(c->host, pfn))
@@ -768,11 +825,13 @@ static int run_kick(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int run_madvise(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct task_struct *t = obj_find(c, pos_val(st, 0))->task;
+	struct task_struct *t = need_task(c, st, pos_val(st, 0));
 	unsigned long addr;
 	u64 len = num(scn_arg(st, "len"), PAGE_SIZE);
 	long ret;
 
+	if (!t)
+		return -1;
 	if (resolve(c, st, pos_val(st, 1), NULL, &addr, NULL))
 		return -1;
 	if (!addr)
@@ -830,8 +889,11 @@ static int expect_signal(struct scn_ctx *c, const struct scn_stmt *st, bool none
 {
 	const char *tname = pos_val(st, 1), *sig = pos_val(st, 2);
 	const char *code = scn_arg(st, "code"), *addr = scn_arg(st, "addr"), *lsb = scn_arg(st, "lsb");
-	struct task_struct *t = tname ? obj_find(c, tname)->task : NULL;
+	struct task_struct *t = tname ? need_task(c, st, tname) : NULL;
 	unsigned long want_addr = 0;
+
+	if (tname && !t)
+		return -1;
 	int seen = 0;
 	const struct trace_event *match = NULL, *other = NULL;
 
@@ -997,6 +1059,8 @@ static int expect_page(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (resolve(c, st, pos_val(st, 1), &pfn, NULL, NULL))
 		return -1;
+	if (!pfn_valid(c->host, pfn))
+		return fail(c, st, "pfn %#lx is outside memory", pfn);
 	p = pfn_to_page(c->host, pfn);
 	f = page_folio(p);
 	for (int i = 0; i < st->nargs; i++) {
@@ -1062,7 +1126,10 @@ static int expect_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int expect_task(struct scn_ctx *c, const struct scn_stmt *st)
 {
-	struct scn_obj *o = obj_find(c, pos_val(st, 1));
+	struct scn_obj *o = need(c, st, pos_val(st, 1));
+
+	if (!o)
+		return -1;
 	const char *state = pos_val(st, 2), *sig = scn_arg(st, "signal");
 	struct task_struct *t = o->task;
 

@@ -73,6 +73,7 @@ struct scn_run_opts {
 	bool json;
 	bool quiet;		/* only the verdict */
 	u64 seed;
+	u64 max_host_bytes;	/* refuse bigger hosts (fuzzing); 0: no limit */
 };
 
 /* The outcome of one run of a file under one value of its varied switch. */

@@ -4,7 +4,7 @@
 # are present.
 set -euo pipefail
 
-pkgs=(gcc make libc6-dev clang)
+pkgs=(gcc make libc6-dev clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -63,6 +63,12 @@ for scn in scenarios/*.scn; do
 	run_suite "$scn" "$GMF" run --quiet "$scn"
 done
 
+# Fuzz corpora, replayed under the sanitizers.
+for bin in ${FUZZ_REPLAY:-}; do
+	name=$(basename "$bin")
+	run_suite "fuzz/${name#fuzz_}" "$bin" "fuzz/${name#fuzz_}" "tests/fuzz/corpus/${name#fuzz_}"
+done
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 
