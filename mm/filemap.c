@@ -167,7 +167,10 @@ int filemap_add_folio(struct address_space *mapping, struct folio *folio, pgoff_
 	return 0;
 }
 
-/* Remove @folio from its mapping and drop the page cache's references. */
+/*
+ * Remove @folio from its mapping and drop the page cache's references. It
+ * stays on the LRU until its last reference goes (__folio_put()).
+ */
 void filemap_remove_folio(struct folio *folio)
 {
 	struct address_space *mapping = folio->mapping;
@@ -175,7 +178,6 @@ void filemap_remove_folio(struct folio *folio)
 	rangemap_erase(&mapping->i_pages, &folio->cache_node);
 	mapping->nrpages -= folio_nr_pages(folio);
 	folio->mapping = NULL;
-	folio_clear_lru(folio);
 	folio_ref_sub(folio, (int)folio_nr_pages(folio));
 }
 

@@ -1065,6 +1065,8 @@ try_again:
 	host_race_point(host, "memory_failure:after_get_hwpoison_page");
 	if (!res) {
 		if (is_free_buddy_page(p)) {
+			/* The page may be allocated between the two checks. */
+			host_race_point(host, "memory_failure:before_take_page_off_buddy");
 			if (take_page_off_buddy(p)) {
 				page_ref_inc_mf(p);
 				res = MF_RECOVERED;
@@ -1200,8 +1202,6 @@ int unpoison_memory(struct host *host, unsigned long pfn)
 	unsigned long count;
 	bool huge = false;
 
-	if (!pfn_valid(host, pfn))
-		return -ENXIO;
 	p = pfn_to_online_page(host, pfn);
 	if (!p)
 		return -EIO;
@@ -1214,8 +1214,7 @@ int unpoison_memory(struct host *host, unsigned long pfn)
 	}
 	if (!PageHWPoison(p)) {
 		pr_info(host, "%#lx: page was already unpoisoned\n", pfn);
-		ret = 0;
-		goto unlock_mutex_noop;
+		goto unlock_mutex;
 	}
 	if (!folio)
 		goto unlock_mutex;
@@ -1273,9 +1272,6 @@ unlock_mutex:
 		pr_info(host, "%#lx: software-unpoisoned page\n", pfn);
 	}
 	return ret;
-unlock_mutex_noop:
-	mutex_unlock(&host->mf_mutex);
-	return ret;
 }
 
 /* ---- soft offline ------------------------------------------------------------- */
@@ -1312,7 +1308,7 @@ static int migrate_folio_away(struct host *host, struct folio *folio)
 		dst = alloc_hugetlb_folio(host, folio->hstate, folio->nid, NULL);
 		if (IS_ERR(dst))
 			return -ENOMEM;
-		folio_put(dst);	/* rebuilt below with the source's holders */
+		/* In use from now on: rebuilt below with the source's holders. */
 		atomic_set(&dst->_refcount, 0);
 	} else {
 		dst = folio_alloc_node(host, folio->nid, folio->order, folio->owner);
@@ -1380,18 +1376,19 @@ static int soft_offline_in_use_page(struct host *host, struct page *page)
 		page_handle_poison(page, false, true);
 		return 0;
 	}
-	/* isolate_folio_to_list(): pinned folios cannot be migrated. */
-	if (folio->_pincount || folio_test_pgtable(folio) || folio_test_slab(folio)) {
+	/* isolate_folio_to_list() takes LRU and HugeTLB folios, pinned or not. */
+	if (folio_test_pgtable(folio) || folio_test_slab(folio)) {
 		pr_info(host, "%#lx: %s isolation failed, page count %d\n", pfn,
 			huge ? "hugepage" : "page", page_count(page));
 		mf_put(folio);
 		return -EBUSY;
 	}
-	ret = migrate_folio_away(host, folio);
+	/* migrate_pages() cannot move a pinned folio: it counts one failure. */
+	ret = folio->_pincount ? 1 : migrate_folio_away(host, folio);
 	if (ret) {
 		pr_info(host, "%#lx: %s migration failed %d\n", pfn, huge ? "hugepage" : "page", ret);
 		mf_put(folio);
-		return -EBUSY;
+		return ret > 0 ? -EBUSY : ret;
 	}
 	if (huge) {
 		/* The source is free now: it goes back to the pool, then is dissolved. */

@@ -365,9 +365,12 @@ bool take_page_off_buddy(struct page *page)
 	struct folio *f;
 
 	if (!b) {
-		/* Already kept out of buddy when it was freed poisoned. */
+		/*
+		 * Already kept out of buddy when it was freed poisoned. A folio
+		 * leaked whole (unreliable HugeTLB raw list) never reached buddy.
+		 */
 		f = pfn_folio_lookup(host, pfn);
-		if (!f || f->owner != FOLIO_OWNER_LEAKED)
+		if (!f || f->owner != FOLIO_OWNER_LEAKED || folio_nr_pages(f) != 1)
 			return false;
 		f->owner = FOLIO_OWNER_HWPOISON;
 		host->nr_leaked_pages--;

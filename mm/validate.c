@@ -171,10 +171,11 @@ static int validate_poison(struct host *host)
 	rangemap_for_each(&host->memmap, n, tmp) {
 		const struct folio *f = container_of(n, struct folio, pfn_node);
 
-		if (!folio_test_hugetlb(f) || !folio_test_hwpoison(f))
-			continue;
+		/* Still set on a folio that was leaked whole because of it. */
 		if (folio_test_hugetlb_raw_hwp_unreliable(f))
 			unreliable = true;
+		if (!folio_test_hugetlb(f) || !folio_test_hwpoison(f))
+			continue;
 		counted += (long)list_count(&f->raw_hwp_list);
 		if (folio_pfn(f) == n->start && page_lookup(host, n->start)->mf_unmapped &&
 		    folio_mapped(f))
