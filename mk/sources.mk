@@ -28,6 +28,7 @@ SCN_SRCS := \
 	scn/interp.c \
 	scn/parse.c
 
+# The real KVM side: base/ and system headers only (scripts/check-layering.sh).
 LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(ARCH_SRCS) $(SCN_SRCS)
 
 CLI_SRCS := \

@@ -127,6 +127,8 @@ void fput(struct file *file)
 {
 	if (--file->refs > 0)
 		return;
+	if (file->f_op && file->f_op->release)
+		file->f_op->release(file);
 	truncate_inode_pages_range(&file->f_mapping, 0, U64_MAX);
 	if (file->spool)
 		hugepage_put_subpool(file->spool);
@@ -273,6 +275,8 @@ int file_write(struct file *file, u64 pos, u64 len)
 	pgoff_t index;
 	int err;
 
+	if (file->f_op && file->f_op->write)
+		return (int)file->f_op->write(file, pos, len);
 	if (!len)
 		return 0;
 	if (pos + len > file->i_size)
@@ -295,6 +299,8 @@ long file_read(struct file *file, u64 pos, u64 len)
 	pgoff_t index;
 	int err;
 
+	if (file->f_op && file->f_op->read)
+		return file->f_op->read(file, pos, len);
 	if (pos >= file->i_size)
 		return 0;
 	len = min(len, file->i_size - pos);
@@ -315,6 +321,9 @@ int file_fsync(struct file *file)
 {
 	struct range_node *n, *tmp;
 
+	/* tmpfs and hugetlbfs have noop_fsync: no writeback, no error to report. */
+	if (!mapping_can_writeback(&file->f_mapping))
+		return 0;
 	rangemap_for_each(&file->f_mapping.i_pages, n, tmp)
 		folio_clear_dirty(container_of(n, struct folio, cache_node));
 	if (file->f_err != file->f_mapping.wb_err) {

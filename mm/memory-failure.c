@@ -699,6 +699,9 @@ static int me_pagecache_clean(struct host *host, const struct page_state *ps, st
 		return MF_FAILED;
 	extra_pins = shmem_mapping(mapping);
 	ret = truncate_error_folio(host, folio, page_to_pfn(p), mapping);
+	/* The MF_DELAYED fix: a folio left in the page cache on purpose, as shmem's. */
+	if (ret == MF_DELAYED && host->sysctl.mf_delayed_fix)
+		extra_pins = true;
 	if (has_extra_refcount(host, ps, p, extra_pins))
 		ret = MF_FAILED;
 	return ret;

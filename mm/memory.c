@@ -299,6 +299,11 @@ unsigned long do_mmap(struct task_struct *t, struct file *file, unsigned long ad
 		align = PAGE_SIZE << h->order;
 	else if (vm_flags & VM_HUGEPAGE)
 		align = PMD_SIZE;
+	if (file && file->f_op && file->f_op->mmap) {
+		*errp = file->f_op->mmap(file, vm_flags);
+		if (*errp)
+			return 0;
+	}
 	if (!len || len % (h ? align : PAGE_SIZE) || addr % align ||
 	    (file && (((u64)pgoff << PAGE_SHIFT) % (h ? align : PAGE_SIZE)))) {
 		*errp = -EINVAL;
@@ -367,6 +372,10 @@ static void do_sigbus(struct task_struct *t, unsigned long addr, unsigned int ls
 	struct task_struct *saved = host->current;
 
 	host->current = t;
+	/* arch/x86/mm/fault.c do_sigbus() */
+	trace_log(host->trace, LOGLEVEL_ERR,
+		  "MCE: Killing %s:%d due to hardware memory corruption fault at %lx", t->comm, t->pid,
+		  addr);
 	force_sig_mceerr(host, BUS_MCEERR_AR, addr, (short)lsb);
 	host->current = saved;
 }
@@ -450,7 +459,7 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 		return ACCESS_SIGSEGV;
 	vma = find_vma(mm, addr);
 	if (!vma || (write && !(vma->vm_flags & VM_WRITE))) {
-		do_send_sig_info(SIGSEGV, t);
+		force_sig_fault(t, SIGSEGV, SEGV_MAPERR, addr);
 		return ACCESS_SIGSEGV;
 	}
 	pte = pte_lookup(mm, addr);
@@ -465,6 +474,25 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 			if (!folio)
 				return ACCESS_OOM;
 			pfn = folio_pfn(folio);
+		} else if (vma->vm_file->f_op && vma->vm_file->f_op->fault) {
+			pgoff_t index = linear_page_index(vma, addr);
+			int fault = vma->vm_file->f_op->fault(vma->vm_file, index, &folio);
+
+			if (fault & VM_FAULT_OOM)
+				return ACCESS_OOM;
+			if (fault & VM_FAULT_HWPOISON) {
+				do_sigbus(t, addr, PAGE_SHIFT);
+				return ACCESS_SIGBUS;
+			}
+			if (fault) {
+				/* VM_FAULT_SIGBUS: x86 do_sigbus() sends BUS_ADRERR at the address. */
+				force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
+				return ACCESS_SIGBUS;
+			}
+			shift = PAGE_SHIFT;
+			mapaddr = addr & PAGE_MASK;
+			pfn = folio_pfn(folio) + (index - folio->index);
+			folio_get(folio);
 		} else {
 			pgoff_t index = linear_page_index(vma, addr);
 			struct hstate *h = vma->vm_hstate;
@@ -475,7 +503,7 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 			if (!folio) {
 				if (err == -ENOMEM || err == -ENOSPC)
 					return ACCESS_OOM;
-				do_send_sig_info(SIGBUS, t);
+				force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
 				return ACCESS_SIGBUS;
 			}
 			if (h) {

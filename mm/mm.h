@@ -52,6 +52,9 @@ struct host;
 struct folio;
 struct hstate;
 struct address_space;
+struct file;
+struct anon_vma;
+struct hugepage_subpool;
 struct mm_struct;
 struct vm_area_struct;
 struct task_struct;
@@ -275,8 +278,30 @@ struct address_space {
 	void *private_data;		/* the owner of a guest_memfd mapping (kvm/) */
 };
 
+/* VM_FAULT_* results of a file's fault handler. */
+#define VM_FAULT_SIGBUS		0x0002
+#define VM_FAULT_HWPOISON	0x0010
+#define VM_FAULT_OOM		0x0001
+
+/*
+ * Operations of files that are not plain page cache (guest_memfd). Each is
+ * optional; NULL means the page-cache behaviour of mm/filemap.c.
+ */
+struct file_operations {
+	/* mmap(2): 0 or -errno (ENODEV, EINVAL). */
+	int (*mmap)(struct file *file, unsigned long vm_flags);
+	/* A user fault at page @index: 0 with *foliop (not referenced), or VM_FAULT_*. */
+	int (*fault)(struct file *file, pgoff_t index, struct folio **foliop);
+	long (*read)(struct file *file, u64 pos, u64 len);
+	long (*write)(struct file *file, u64 pos, u64 len);
+	/* The last reference is going: called before the page cache is dropped. */
+	void (*release)(struct file *file);
+};
+
 struct file {
 	struct list_head list;		/* host->files */
+	const struct file_operations *f_op;
+	void *private_data;
 	struct address_space f_mapping;	/* i_data */
 	enum file_kind kind;
 	char name[32];
@@ -396,6 +421,12 @@ enum mf_panic_rule {
 extern const char *const mf_panic_rule_names[__NR_MF_PANIC_RULES];
 
 struct mf_sysctl {
+	/*
+	 * Model switch: part (b) of Lisa Wang's MF_DELAYED fix. When an
+	 * error_remove_folio() returns MF_DELAYED, me_pagecache_clean() does not
+	 * count the page cache's reference as an extra user.
+	 */
+	bool mf_delayed_fix;
 	int memory_failure_early_kill;			/* vm.memory_failure_early_kill */
 	int memory_failure_recovery;			/* vm.memory_failure_recovery */
 	int enable_soft_offline;			/* vm.enable_soft_offline */
@@ -455,6 +486,7 @@ struct host {
 	bool panicked;
 	char *panic_msg;
 	unsigned long nr_folios;	/* live struct folio objects */
+	void *kvm_state;		/* kvm/'s per-host state, opaque to mm/ */
 	unsigned int mf_error_state;	/* error_states[] row of the last identify_page_state() */
 	bool mf_has_result;
 	int mf_last_type, mf_last_result, mf_last_ret;
@@ -600,6 +632,7 @@ void unpin_user_page(struct folio *folio);
 int send_sig_mceerr(int code, unsigned long addr, short lsb, struct task_struct *t);
 int force_sig_mceerr(struct host *host, int code, unsigned long addr, short lsb);
 void force_sig(struct host *host, int sig);
+int force_sig_fault(struct task_struct *t, int sig, int code, unsigned long addr);
 void do_send_sig_info(int sig, struct task_struct *t);
 /* Deliver pending signals: fatal ones end the thread group ("return to user"). */
 void signals_deliver(struct host *host);

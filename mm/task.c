@@ -163,6 +163,16 @@ void force_sig(struct host *host, int sig)
 		(void)queue_signal(host, host->current, sig, SI_KERNEL, 0, 0, false, true);
 }
 
+/* A fault-type signal with an address: SIGBUS BUS_ADRERR, SIGSEGV SEGV_MAPERR. */
+int force_sig_fault(struct task_struct *t, int sig, int code, unsigned long addr)
+{
+	struct host *host = task_host(t);
+
+	if (!host)
+		return -ESRCH;
+	return queue_signal(host, t, sig, code, addr, 0, true, true);
+}
+
 void do_send_sig_info(int sig, struct task_struct *t)
 {
 	struct host *host = task_host(t);

@@ -46,6 +46,7 @@ struct scn_verb {
 	enum scn_sym_kind defines;	/* kind of the N positional */
 	bool setup;			/* host, vary: before any operation */
 	bool expectation;
+	bool open_keys;		/* any key; the check hook validates them */
 	int (*run)(struct scn_ctx *ctx, const struct scn_stmt *st);
 	/* Extra parse-time checks; names are looked up with scn_check_name(). */
 	int (*check)(const struct scn_stmt *st, const void *symtab, struct scn_error *err);

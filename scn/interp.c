@@ -450,7 +450,7 @@ static int run_file(struct scn_ctx *c, const struct scn_stmt *st)
 	}
 	o = obj_add(c, pos_val(st, 0), SYM_FILE);
 	o->file = f;
-	if (fk[i] == FILE_SHMEM && yes(scn_arg(st, "unevictable")))
+	if (yes(scn_arg(st, "unevictable")))
 		set_bit(AS_UNEVICTABLE, &f->f_mapping.flags);
 	return 0;
 }
@@ -706,6 +706,11 @@ static int run_nr_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+static const char *const race_words[] = {
+	"memory_failure:after_get_hwpoison_page", "memory_failure:before_take_page_off_buddy",
+	"alloc", NULL,
+};
+
 static void race_alloc(struct host *host, void *arg)
 {
 	struct scn_ctx *c = arg;
@@ -743,7 +748,7 @@ static int run_race(struct scn_ctx *c, const struct scn_stmt *st)
 		return -1;
 	c->race_pfn[i] = pfn;
 	c->race_order[i] = (unsigned int)num(scn_arg(st, "order"), 0);
-	c->races[i].label = "memory_failure:after_get_hwpoison_page";
+	c->races[i].label = strcmp(pos_val(st, 0), race_words[1]) ? race_words[0] : race_words[1];
 	c->races[i].fn = race_alloc;
 	c->races[i].arg = c;
 	c->nraces++;
@@ -1388,15 +1393,14 @@ static const struct scn_key hugepages_keys[] = {
 static const struct scn_key race_keys[] = {
 	{ "at", 'l', true }, { "order", 'n', false }, { NULL, 0, false },
 };
-static const char *const race_words[] = { "memory_failure:after_get_hwpoison_page", "alloc", NULL };
 
 static int check_race(const struct scn_stmt *st, const void *syms, struct scn_error *err)
 {
 	const struct scn_arg *p = scn_pos(st, 0), *a = scn_pos(st, 1);
 
-	if (strcmp(p->val, race_words[0]))
-		return scn_errorf(err, st->line, p->col, "expected the race point %s, found '%s'",
-				  race_words[0], p->val);
+	if (strcmp(p->val, race_words[0]) && strcmp(p->val, race_words[1]))
+		return scn_errorf(err, st->line, p->col, "expected a race point (%s or %s), found '%s'",
+				  race_words[0], race_words[1], p->val);
 	if (strcmp(a->val, "alloc"))
 		return scn_errorf(err, st->line, a->col, "expected the action alloc, found '%s'", a->val);
 	return 0;
@@ -1422,10 +1426,11 @@ const struct scn_verb scn_verbs[] = {
 	/* set-up */
 	{ .name = "host", .pos = "", .keys = host_keys, .setup = true, .run = run_host,
 	  .help = "host memory=SIZE nodes=N cpus=N reserved=SIZE hugepages-2M=N hugepages-1G=N" },
-	{ .name = "vary", .pos = "", .setup = true, .run = run_vary, .help = "vary KEY=V1,V2,..." },
-	{ .name = "sysctl", .pos = "", .run = run_sysctl, .check = check_sysctl,
+	{ .name = "vary", .pos = "", .setup = true, .open_keys = true, .run = run_vary,
+	  .help = "vary KEY=V1,V2,..." },
+	{ .name = "sysctl", .pos = "", .open_keys = true, .run = run_sysctl, .check = check_sysctl,
 	  .help = "sysctl vm.NAME=VALUE" },
-	{ .name = "switch", .pos = "", .run = run_switch, .check = check_switch,
+	{ .name = "switch", .pos = "", .open_keys = true, .run = run_switch, .check = check_switch,
 	  .help = "switch panic_rule=mainline|v4|v9" },
 	/* objects */
 	{ .name = "process", .pos = "N", .keys = process_keys, .defines = SYM_PROCESS,
@@ -1463,7 +1468,7 @@ const struct scn_verb scn_verbs[] = {
 	  .help = "nr_hugepages pagesize=2M|1G count=N [node=N]" },
 	{ .name = "race", .pos = "WW", .keys = race_keys, .words = race_words, .run = run_race,
 	  .check = check_race,
-	  .help = "race memory_failure:after_get_hwpoison_page alloc at=LOCATION [order=N]" },
+	  .help = "race memory_failure:after_get_hwpoison_page|memory_failure:before_take_page_off_buddy alloc at=LOCATION [order=N]" },
 	{ .name = "hwerror", .pos = "", .keys = loc_keys, .run = run_hwerror, .check = check_flags,
 	  .help = "hwerror at=LOCATION|pfn=N" },
 	/* errors */

@@ -642,7 +642,7 @@ static int check_stmt(struct scn_stmt *st, struct symtab *t, bool *ops_seen, str
 				break;
 		if (!k || !k->name) {
 			/* Expectations take open-ended keys (counters, sysctls); the run checks them. */
-			if (v->expectation || !strcmp(v->name, "sysctl"))
+			if (v->expectation || v->open_keys)
 				continue;
 			return errorf(err, st->line, a->col, "unknown key '%s' for %s", a->key, v->name);
 		}
@@ -729,6 +729,23 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 				goto fail;
 			}
 			f->vary_line = st->line;
+			if (!strcmp(f->vary_key, "panic_rule")) {
+				for (int k = 0; k < f->nvary; k++)
+					if (strcmp(f->vary_vals[k], "mainline") && strcmp(f->vary_vals[k], "v4") &&
+					    strcmp(f->vary_vals[k], "v9")) {
+						ret = errorf(err, st->line, a->col, "panic_rule must be mainline, v4 or v9, not '%s'",
+							     f->vary_vals[k]);
+						goto fail;
+					}
+			} else if (strncmp(f->vary_key, "vm.", 3)) {
+				ret = errorf(err, st->line, a->col,
+					     "vary takes panic_rule or a vm.* sysctl, not '%s'", f->vary_key);
+				goto fail;
+			}
+			if (f->nvary > 16) {
+				ret = errorf(err, st->line, a->col, "at most 16 values to vary");
+				goto fail;
+			}
 		}
 		ret = check_stmt(st, &syms, &ops_seen, err);
 		if (ret)
