@@ -29,7 +29,10 @@ SCN_SRCS := \
 	scn/parse.c
 
 # The real KVM side: base/ and system headers only (scripts/check-layering.sh).
-LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(ARCH_SRCS) $(SCN_SRCS)
+VMM_SRCS := \
+	vmm/gmem_probe.c
+
+LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(ARCH_SRCS) $(SCN_SRCS) $(VMM_SRCS)
 
 CLI_SRCS := \
 	cli/demo.c \
