@@ -150,14 +150,17 @@ void try_to_unmap(struct folio *folio, bool hwpoison)
 	struct pte_entry *pte, *tmp;
 
 	list_for_each_entry_safe(pte, tmp, &folio->rmap, rmap) {
-		if (!hwpoison) {
+		/* An anonymous page in the swap cache leaves a swap entry behind. */
+		bool swap = !hwpoison && folio_test_anon(folio) && folio_test_swapcache(folio);
+
+		if (!hwpoison && !swap) {
 			zap_pte(pte);
 			continue;
 		}
 		list_del_init(&pte->rmap);
 		if (pte->dirty)
 			folio_set_dirty(folio);
-		pte->kind = PTE_HWPOISON;
+		pte->kind = swap ? PTE_SWAP : PTE_HWPOISON;
 		pte->folio = NULL;
 		pte->dirty = false;
 		if ((pte->vma->vm_flags & VM_LOCKED) && !folio_mapped(folio))
@@ -463,6 +466,26 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 		return ACCESS_SIGSEGV;
 	}
 	pte = pte_lookup(mm, addr);
+	if (pte && pte->kind == PTE_SWAP) {
+		/* do_swap_page(): the folio is still in the swap cache, or comes back from swap. */
+		struct folio *sf = pfn_folio_lookup(mm->host, pte->pfn);
+		struct page *sp = page_lookup(mm->host, pte->pfn);
+
+		if (sf && folio_test_swapcache(sf) && folio_test_anon(sf)) {
+			if ((sp && PageHWPoison(sp)) || folio_test_hwpoison(sf)) {
+				do_sigbus(t, addr, PAGE_SHIFT);
+				return ACCESS_SIGBUS;
+			}
+			pte->kind = PTE_PRESENT;
+			pte->folio = sf;
+			list_add_tail(&pte->rmap, &sf->rmap);
+			folio_get(sf);
+		} else {
+			/* Swapped out meanwhile: read back into a new page. */
+			zap_pte(pte);
+			pte = NULL;
+		}
+	}
 	if (pte && pte->kind == PTE_HWPOISON) {
 		/* VM_FAULT_HWPOISON(_LARGE): x86 reports the hugetlb page size. */
 		do_sigbus(t, addr, vma->vm_hstate ? huge_page_shift(vma->vm_hstate) : PAGE_SHIFT);

@@ -339,11 +339,13 @@ struct vm_area_struct {
 	struct list_head anon_vma_node;	/* in anon_vma->vmas */
 };
 
-enum pte_kind { PTE_PRESENT, PTE_HWPOISON };
+enum pte_kind { PTE_PRESENT, PTE_HWPOISON, PTE_SWAP };
 
 /*
  * One page-table entry at any level: a PTE maps 4K, a PMD 2M and a PUD 1G.
- * A hwpoison entry keeps the pfn it replaced, as the kernel's swap entry does.
+ * A hwpoison entry keeps the pfn it replaced, as the kernel's swap entry does;
+ * a swap entry of an anonymous page in the swap cache keeps the pfn of the
+ * swap-cache folio (MODEL: the swap slot itself is not modelled).
  * MODEL: page-table pages themselves are not modelled.
  */
 struct pte_entry {

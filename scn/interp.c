@@ -938,13 +938,12 @@ static int expect_signal(struct scn_ctx *c, const struct scn_stmt *st, bool none
 	}
 	(void)ev_in_op;
 	if (none) {
-		if (seen)
-			return fail(c, st, "expected no signal%s%s, but %s:%d got %s code=%d",
-				    t ? " to " : "", t ? t->comm : "",
-				    (match ? match : other)->task, (match ? match : other)->pid,
-				    sig_names[(match ? match : other)->signal] ?
-				    sig_names[(match ? match : other)->signal] : "a signal",
-				    (match ? match : other)->code);
+		/* With filters (SIGNAL, code=, addr=, lsb=) only a matching signal counts. */
+		if (match)
+			return fail(c, st, "expected no such signal%s%s, but %s:%d got %s code=%d",
+				    t ? " to " : "", t ? t->comm : "", match->task, match->pid,
+				    sig_names[match->signal] ? sig_names[match->signal] : "a signal",
+				    match->code);
 		return 0;
 	}
 	if (match)
