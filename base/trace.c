@@ -16,6 +16,7 @@ const char *const trace_kind_names[TRACE_NR_KINDS] = {
 	[TRACE_RESULT] = "result",
 	[TRACE_RETURN] = "return",
 	[TRACE_NOTE] = "note",
+	[TRACE_EXIT] = "exit",
 };
 
 void trace_init(struct trace *t, bool store)
@@ -181,6 +182,19 @@ void trace_print_text(FILE *f, const struct trace_event *e)
 	case TRACE_NOTE:
 		fprintf(f, "  # %s\n", e->message);
 		break;
+	case TRACE_EXIT:
+		fprintf(f, "  <= KVM_RUN vm%d vcpu%d = ", e->vm, e->vcpu);
+		if (e->ret < 0)
+			fprintf(f, "-1 errno=%s", errno_name((int)e->ret));
+		else
+			fprintf(f, "%ld", e->ret);
+		if (e->has & TF_EXIT)
+			fprintf(f, " exit_reason=%s", e->exit_reason);
+		if (e->has & TF_GPA)
+			fprintf(f, " gpa=%#llx size=%#llx flags=%#llx", (unsigned long long)e->gpa,
+				(unsigned long long)e->size, (unsigned long long)e->flags);
+		fputc('\n', f);
+		break;
 	case TRACE_NR_KINDS:
 		break;
 	}
@@ -255,6 +269,14 @@ void trace_print_json(FILE *f, const struct trace_event *e)
 		json_print_string(f, e->counter);
 		fprintf(f, ",\"value\":%ld,\"delta\":%ld", e->value, e->delta);
 	}
+	if (e->has & TF_VM)
+		fprintf(f, ",\"vm\":%d,\"vcpu\":%d", e->vm, e->vcpu);
+	if (e->has & TF_EXIT)
+		fprintf(f, ",\"exit_reason\":\"%s\"", e->exit_reason);
+	if (e->has & TF_GPA)
+		fprintf(f, ",\"gpa\":\"%#llx\",\"size\":%llu,\"flags\":\"%#llx\"",
+			(unsigned long long)e->gpa, (unsigned long long)e->size,
+			(unsigned long long)e->flags);
 	if (e->has & TF_LEVEL)
 		fprintf(f, ",\"level\":%d", e->level);
 	if (e->has & TF_MESSAGE) {

@@ -23,6 +23,7 @@ enum trace_kind {
 	TRACE_RESULT,	/* action_result(): pfn, type, result */
 	TRACE_RETURN,	/* an operation's return value: op, ret */
 	TRACE_NOTE,	/* anything else worth seeing: message */
+	TRACE_EXIT,	/* KVM_RUN returned: vm, vcpu, ret, exit_reason, gpa, size, flags */
 	TRACE_NR_KINDS,
 };
 
@@ -47,6 +48,9 @@ enum {
 	TF_COUNTER = 1u << 10,
 	TF_OP = 1u << 11,
 	TF_LEVEL = 1u << 12,
+	TF_VM = 1u << 13,	/* vm, vcpu */
+	TF_EXIT = 1u << 14,	/* exit_reason */
+	TF_GPA = 1u << 15,	/* gpa, size, flags */
 };
 
 struct trace_event {
@@ -68,6 +72,9 @@ struct trace_event {
 	u64 addr;
 	int lsb;
 	long value, delta;
+	int vm, vcpu;
+	const char *exit_reason;	/* static string */
+	u64 gpa, size, flags;
 	char *message;		/* owned */
 };
 

@@ -21,7 +21,15 @@ MM_SRCS := \
 	mm/task.c \
 	mm/validate.c
 
+KVM_SRCS := \
+	kvm/attr.c \
+	kvm/guest_memfd.c \
+	kvm/kvm_main.c \
+	kvm/mmu.c \
+	kvm/validate.c
+
 ARCH_SRCS := \
+	arch/x86/kvm.c \
 	arch/x86/mce.c
 
 SCN_SRCS := \
@@ -32,7 +40,7 @@ SCN_SRCS := \
 VMM_SRCS := \
 	vmm/gmem_probe.c
 
-LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(ARCH_SRCS) $(SCN_SRCS) $(VMM_SRCS)
+LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(SCN_SRCS) $(VMM_SRCS)
 
 CLI_SRCS := \
 	cli/demo.c \

@@ -829,6 +829,7 @@ static int identify_page_state(struct host *host, unsigned long pfn, struct page
 			if ((page_flags & ps->mask) == ps->res)
 				break;
 	host->mf_error_state = (unsigned int)(ps - error_states);
+	p->mf_handled = true;
 	return action_result(host, pfn, ps->type, (enum mf_result)ps->action(host, ps, p));
 }
 

@@ -123,11 +123,20 @@ static void munlock_folio(struct folio *folio)
 }
 
 /* Remove a present entry and its reference, or a hwpoison entry. */
+static void mmu_notify(struct pte_entry *pte)
+{
+	struct mm_struct *mm = pte->vma->vm_mm;
+
+	if (mm->host->mmu_notifier && pte->kind == PTE_PRESENT)
+		mm->host->mmu_notifier(mm->host, mm, pte->addr, pte->addr + (1UL << pte->shift));
+}
+
 void zap_pte(struct pte_entry *pte)
 {
 	struct mm_struct *mm = pte->vma->vm_mm;
 	struct folio *folio = pte->folio;
 
+	mmu_notify(pte);
 	rangemap_erase(&mm->ptes, &pte->node);
 	if (folio) {
 		list_del(&pte->rmap);
@@ -157,6 +166,7 @@ void try_to_unmap(struct folio *folio, bool hwpoison)
 			zap_pte(pte);
 			continue;
 		}
+		mmu_notify(pte);
 		list_del_init(&pte->rmap);
 		if (pte->dirty)
 			folio_set_dirty(folio);
@@ -446,8 +456,28 @@ static struct folio *fault_anon(struct vm_area_struct *vma, unsigned long addr,
  * *pfnp is the poisoned pfn: the CPU would now raise #MC (or SEA), which is
  * the arch front end's business.
  */
+static enum access_result __handle_user_access(struct task_struct *t, unsigned long addr,
+					       bool write, unsigned long *pfnp, bool gup);
+
 enum access_result handle_user_access(struct task_struct *t, unsigned long addr, bool write,
 				      unsigned long *pfnp)
+{
+	return __handle_user_access(t, addr, write, pfnp, false);
+}
+
+/*
+ * get_user_pages() for one page: the same fault path, but failures are
+ * returned to the caller instead of signalled (hva_to_pfn() and friends
+ * decide what to send).
+ */
+enum access_result get_user_page(struct task_struct *t, unsigned long addr, bool write,
+				 unsigned long *pfnp)
+{
+	return __handle_user_access(t, addr, write, pfnp, true);
+}
+
+static enum access_result __handle_user_access(struct task_struct *t, unsigned long addr,
+					       bool write, unsigned long *pfnp, bool gup)
 {
 	struct mm_struct *mm = t->mm;
 	struct vm_area_struct *vma;
@@ -462,7 +492,8 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 		return ACCESS_SIGSEGV;
 	vma = find_vma(mm, addr);
 	if (!vma || (write && !(vma->vm_flags & VM_WRITE))) {
-		force_sig_fault(t, SIGSEGV, SEGV_MAPERR, addr);
+		if (!gup)
+			force_sig_fault(t, SIGSEGV, SEGV_MAPERR, addr);
 		return ACCESS_SIGSEGV;
 	}
 	pte = pte_lookup(mm, addr);
@@ -473,7 +504,8 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 
 		if (sf && folio_test_swapcache(sf) && folio_test_anon(sf)) {
 			if ((sp && PageHWPoison(sp)) || folio_test_hwpoison(sf)) {
-				do_sigbus(t, addr, PAGE_SHIFT);
+				if (!gup)
+					do_sigbus(t, addr, PAGE_SHIFT);
 				return ACCESS_SIGBUS;
 			}
 			pte->kind = PTE_PRESENT;
@@ -488,7 +520,8 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 	}
 	if (pte && pte->kind == PTE_HWPOISON) {
 		/* VM_FAULT_HWPOISON(_LARGE): x86 reports the hugetlb page size. */
-		do_sigbus(t, addr, vma->vm_hstate ? huge_page_shift(vma->vm_hstate) : PAGE_SHIFT);
+		if (!gup)
+			do_sigbus(t, addr, vma->vm_hstate ? huge_page_shift(vma->vm_hstate) : PAGE_SHIFT);
 		return ACCESS_SIGBUS;
 	}
 	if (!pte) {
@@ -504,12 +537,14 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 			if (fault & VM_FAULT_OOM)
 				return ACCESS_OOM;
 			if (fault & VM_FAULT_HWPOISON) {
-				do_sigbus(t, addr, PAGE_SHIFT);
+				if (!gup)
+					do_sigbus(t, addr, PAGE_SHIFT);
 				return ACCESS_SIGBUS;
 			}
 			if (fault) {
 				/* VM_FAULT_SIGBUS: x86 do_sigbus() sends BUS_ADRERR at the address. */
-				force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
+				if (!gup)
+					force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
 				return ACCESS_SIGBUS;
 			}
 			shift = PAGE_SHIFT;
@@ -526,13 +561,15 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 			if (!folio) {
 				if (err == -ENOMEM || err == -ENOSPC)
 					return ACCESS_OOM;
-				force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
+				if (!gup)
+					force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
 				return ACCESS_SIGBUS;
 			}
 			if (h) {
 				/* hugetlb_no_page(): VM_FAULT_HWPOISON_LARGE */
 				if (folio_test_hwpoison(folio)) {
-					do_sigbus(t, addr, huge_page_shift(h));
+					if (!gup)
+						do_sigbus(t, addr, huge_page_shift(h));
 					return ACCESS_SIGBUS;
 				}
 				shift = huge_page_shift(h);
@@ -548,7 +585,8 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 					evicted = mapping_evict_folio(folio->mapping, folio);
 					folio_put(folio);
 					if (!evicted) {
-						do_sigbus(t, addr, PAGE_SHIFT);
+						if (!gup)
+							do_sigbus(t, addr, PAGE_SHIFT);
 						return ACCESS_SIGBUS;
 					}
 					folio = filemap_grab_folio(vma->vm_file, index, &err);

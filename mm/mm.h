@@ -67,6 +67,7 @@ struct page {
 	unsigned long flags;	/* only PG_hwpoison is kept here */
 	bool hw_bad;		/* MODEL: the hardware's truth: reading it raises #MC/SEA */
 	bool mf_unmapped;	/* MODEL: memory_failure() unmapped it from user space */
+	bool mf_handled;	/* MODEL: memory_failure() ran its handler on it */
 	unsigned long private;	/* MAGIC_HWPOISON when taken off buddy */
 };
 
@@ -489,6 +490,12 @@ struct host {
 	char *panic_msg;
 	unsigned long nr_folios;	/* live struct folio objects */
 	void *kvm_state;		/* kvm/'s per-host state, opaque to mm/ */
+	/*
+	 * The secondary-MMU notifier (mmu_notifier_invalidate_range_start()):
+	 * user mappings of [start, end) in @mm are going away. KVM registers it.
+	 */
+	void (*mmu_notifier)(struct host *host, struct mm_struct *mm, unsigned long start,
+			     unsigned long end);
 	unsigned int mf_error_state;	/* error_states[] row of the last identify_page_state() */
 	bool mf_has_result;
 	int mf_last_type, mf_last_result, mf_last_ret;
@@ -615,6 +622,8 @@ enum access_result {
 enum access_result handle_user_access(struct task_struct *t, unsigned long addr, bool write,
 				      unsigned long *pfnp);
 extern const char *const access_result_names[];
+enum access_result get_user_page(struct task_struct *t, unsigned long addr, bool write,
+				 unsigned long *pfnp);
 /* Propagate dirty bits of @folio's mappings to the folio (folio_mkclean's test). */
 bool folio_mkclean(struct folio *folio);
 void shake_folio(struct folio *folio);

@@ -14,6 +14,8 @@ enum scn_sym_kind {
 	SYM_FILE,
 	SYM_KERNEL,	/* a kernel-owned allocation */
 	SYM_PIN,
+	SYM_VM,
+	SYM_VCPU,
 	__NR_SYMS,
 };
 
@@ -25,6 +27,7 @@ extern const char *const scn_sym_kind_names[__NR_SYMS];
  *   P  a process          T  a task (process or thread)
  *   M  a mapping          F  a file          K  a kernel allocation
  *   I  a pin              L  a location      W  a word from the verb's words list
+ *   V  a VM               C  a vCPU
  *   S  a string           X  any word
  * Key types: n number/size, l location, w word, s string, e errno or number,
  * b yes/no, f flag list (A|B), F a file, T a task.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/x86/kvm.h"
 #include "arch/x86/mce.h"
 #include "base/alloc.h"
 #include "base/err.h"
@@ -19,6 +20,9 @@ struct scn_obj {
 	enum scn_sym_kind kind;
 	struct task_struct *task;	/* process, thread; a mapping's process */
 	struct file *file;
+	struct kvm_gmem *gmem;		/* a guest_memfd file */
+	struct kvm *kvm;
+	struct kvm_vcpu *vcpu;
 	struct folio *folio;		/* kernel allocation, pin */
 	unsigned long pfn;		/* kernel allocation's first pfn */
 	unsigned long addr;		/* mapping */
@@ -44,6 +48,9 @@ struct scn_ctx {
 	long last_ret;
 	enum access_result last_access;
 	bool has_access;
+	bool has_exit;
+	struct kvm_run last_run;	/* of the last guest access */
+	u64 error_offset;		/* of the last set_attributes2 */
 	int expectations;
 	bool failed;
 	int failed_line;
@@ -104,6 +111,11 @@ static struct task_struct *need_task(struct scn_ctx *c, const struct scn_stmt *s
 	struct scn_obj *o = need(c, st, name);
 
 	return o ? o->task : NULL;
+}
+
+static bool isdigit_str(const char *s)
+{
+	return s[0] >= '0' && s[0] <= '9';
 }
 
 static u64 num(const char *s, u64 dflt)
@@ -315,7 +327,21 @@ static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *
 			}
 		return fail(c, st, "panic_rule must be mainline, v4 or v9, not '%s'", val);
 	}
-	return fail(c, st, "unknown switch '%s' (known: panic_rule)", key);
+	if (!strcmp(key, "mf_delayed_fix")) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return fail(c, st, "mf_delayed_fix must be on or off");
+		c->host->sysctl.mf_delayed_fix = !strcmp(val, "on");
+		return 0;
+	}
+	if (!strcmp(key, "gmem_mf_stage")) {
+		for (int i = 0; i < __NR_GMEM_MF_STAGES; i++)
+			if (!strcmp(val, gmem_mf_stage_names[i])) {
+				kvm_state(c->host)->gmem_mf_stage = (enum gmem_mf_stage)i;
+				return 0;
+			}
+		return fail(c, st, "gmem_mf_stage must be eventual or initial");
+	}
+	return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage)", key);
 }
 
 static int run_switch(struct scn_ctx *c, const struct scn_stmt *st)
@@ -571,7 +597,10 @@ static int run_close(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!o->file)
 		return fail(c, st, "%s is already closed", o->name);
-	fput(o->file);
+	if (o->gmem)
+		kvm_gmem_close(o->gmem);
+	else
+		fput(o->file);
 	o->file = NULL;
 	o->kind = SYM_NONE;
 	return 0;
@@ -870,6 +899,246 @@ static int run_pfn_op(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+
+/* ---- KVM and guest_memfd ------------------------------------------------------------ */
+
+static const char *const vm_types[] = { "default", "sw_protected", "snp", "tdx", NULL };
+static const unsigned long vm_type_vals[] = {
+	KVM_X86_DEFAULT_VM, KVM_X86_SW_PROTECTED_VM, KVM_X86_SNP_VM, KVM_X86_TDX_VM,
+};
+
+static int run_vm(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct task_struct *vmm = need_task(c, st, pos_val(st, 1));
+	const char *type = scn_arg(st, "type");
+	unsigned long tv = KVM_X86_DEFAULT_VM;
+	struct scn_obj *o;
+	struct kvm *kvm;
+	int err;
+
+	if (!vmm)
+		return -1;
+	for (int i = 0; type && vm_types[i]; i++)
+		if (!strcmp(vm_types[i], type))
+			tv = vm_type_vals[i];
+	kvm = kvm_create_vm(c->host, vmm, tv, &err);
+	record_ret(c, "KVM_CREATE_VM", err);
+	if (!kvm)
+		return 0;
+	o = obj_add(c, pos_val(st, 0), SYM_VM);
+	o->kvm = kvm;
+	o->task = vmm;
+	return 0;
+}
+
+static int run_vcpu(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 1));
+	struct task_struct *t = need_task(c, st, pos_val(st, 2));
+	struct kvm_vcpu *v;
+	struct scn_obj *o;
+	int err;
+
+	if (!vm || !t)
+		return -1;
+	if (t->tgid != vm->task->tgid)
+		return fail(c, st, "a vCPU runs in a thread of its VM's process (%s)", vm->task->comm);
+	v = kvm_create_vcpu(vm->kvm, (int)num(scn_arg(st, "id"), (u64)vm->kvm->nr_vcpus), t, &err);
+	record_ret(c, "KVM_CREATE_VCPU", err);
+	if (!v)
+		return 0;
+	o = obj_add(c, pos_val(st, 0), SYM_VCPU);
+	o->vcpu = v;
+	o->task = t;
+	return 0;
+}
+
+static int run_gmem(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 1)), *o;
+	const char *fl = scn_arg(st, "flags");
+	u64 flags = num(scn_arg(st, "rawflags"), 0);
+	struct kvm_gmem *g;
+	int err;
+
+	if (!vm)
+		return -1;
+	if (fl && strstr(fl, "mmap"))
+		flags |= GUEST_MEMFD_FLAG_MMAP;
+	if (fl && strstr(fl, "init_shared"))
+		flags |= GUEST_MEMFD_FLAG_INIT_SHARED;
+	g = kvm_gmem_create(vm->kvm, num(scn_arg(st, "size"), 0), flags, &err);
+	record_ret(c, "KVM_CREATE_GUEST_MEMFD", err);
+	if (!g)
+		return 0;
+	o = obj_add(c, pos_val(st, 0), SYM_FILE);
+	o->file = g->file;
+	o->gmem = g;
+	return 0;
+}
+
+static struct kvm_gmem *need_gmem(struct scn_ctx *c, const struct scn_stmt *st, const char *name)
+{
+	struct scn_obj *o = need(c, st, name);
+
+	if (!o)
+		return NULL;
+	if (!o->gmem || !o->file) {
+		fail(c, st, "%s is not an open guest_memfd", name);
+		return NULL;
+	}
+	return o->gmem;
+}
+
+static int run_memslot(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+	struct kvm_userspace_memory_region2 mem = { 0 };
+	const char *g = scn_arg(st, "gmem"), *ua = scn_arg(st, "uaddr");
+
+	if (!vm)
+		return -1;
+	mem.slot = (u32)num(scn_arg(st, "slot"), 0) | ((u32)num(scn_arg(st, "as"), 0) << 16);
+	mem.guest_phys_addr = num(scn_arg(st, "gpa"), 0);
+	mem.memory_size = num(scn_arg(st, "size"), 0);
+	mem.flags = (u32)num(scn_arg(st, "rawflags"), 0);
+	if (ua) {
+		unsigned long addr;
+
+		if (isdigit_str(ua))
+			addr = (unsigned long)num(ua, 0);
+		else if (resolve(c, st, ua, NULL, &addr, NULL))
+			return -1;
+		mem.userspace_addr = addr;
+	}
+	if (g) {
+		struct scn_obj *o = need(c, st, g);
+
+		if (!o)
+			return -1;
+		mem.flags |= KVM_MEM_GUEST_MEMFD;
+		mem.guest_memfd = o->gmem;
+		/* A closed file, or one that is not a guest_memfd: EBADF / EINVAL. */
+		mem.guest_memfd_valid = o->file != NULL;
+		mem.guest_memfd_offset = num(scn_arg(st, "offset"), 0);
+		if (o->file && !o->gmem) {
+			record_ret(c, "KVM_SET_USER_MEMORY_REGION2", -EINVAL);
+			return 0;
+		}
+	}
+	record_ret(c, "KVM_SET_USER_MEMORY_REGION2", kvm_set_user_memory_region2(vm->kvm, &mem));
+	return 0;
+}
+
+static int run_set_attributes(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+
+	if (!vm)
+		return -1;
+	record_ret(c, "KVM_SET_MEMORY_ATTRIBUTES",
+		   kvm_vm_set_mem_attributes(vm->kvm, num(scn_arg(st, "gpa"), 0), num(scn_arg(st, "size"), 0),
+					     yes(scn_arg(st, "private")) ? KVM_MEMORY_ATTRIBUTE_PRIVATE :
+					     num(scn_arg(st, "rawattributes"), 0),
+					     num(scn_arg(st, "flags"), 0)));
+	return 0;
+}
+
+static int run_set_attributes2(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct kvm_gmem *g = need_gmem(c, st, pos_val(st, 0));
+
+	if (!g)
+		return -1;
+	c->error_offset = num(scn_arg(st, "error_offset"), 0);
+	record_ret(c, "KVM_SET_MEMORY_ATTRIBUTES2",
+		   kvm_gmem_set_attributes(g, num(scn_arg(st, "offset"), 0), num(scn_arg(st, "size"), 0),
+					   yes(scn_arg(st, "private")) ? KVM_MEMORY_ATTRIBUTE_PRIVATE :
+					   num(scn_arg(st, "rawattributes"), 0),
+					   num(scn_arg(st, "flags"), 0), &c->error_offset));
+	return 0;
+}
+
+static int run_fallocate(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct kvm_gmem *g = need_gmem(c, st, pos_val(st, 0));
+	const char *mode = scn_arg(st, "mode");
+	int m;
+
+	if (!g)
+		return -1;
+	if (!mode || !strcmp(mode, "allocate"))
+		m = FALLOC_FL_KEEP_SIZE;
+	else if (!strcmp(mode, "punch"))
+		m = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
+	else
+		m = (int)num(mode, 0);
+	record_ret(c, "fallocate", kvm_gmem_fallocate(g, m, num(scn_arg(st, "offset"), 0),
+						      num(scn_arg(st, "len"), 0)));
+	return 0;
+}
+
+static const char *exit_reason_name(u32 r)
+{
+	switch (r) {
+	case KVM_EXIT_UNKNOWN: return "none";
+	case KVM_EXIT_MMIO: return "KVM_EXIT_MMIO";
+	case KVM_EXIT_INTR: return "KVM_EXIT_INTR";
+	case KVM_EXIT_MEMORY_FAULT: return "KVM_EXIT_MEMORY_FAULT";
+	default: return "KVM_EXIT_?";
+	}
+}
+
+static int run_guest(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+	const char *priv = scn_arg(st, "private");
+	struct trace_event e = { .kind = TRACE_EXIT, .has = TF_VM | TF_RET | TF_EXIT };
+	int ret;
+
+	if (!o)
+		return -1;
+	ret = x86_vcpu_access(o->vcpu, num(scn_arg(st, "gpa"), 0), !strcmp(pos_val(st, 1), "write"),
+			      priv ? yes(priv) : -1);
+	c->has_exit = true;
+	c->last_run = o->vcpu->run;
+	e.vm = o->vcpu->kvm->id;
+	e.vcpu = o->vcpu->vcpu_id;
+	e.ret = ret;
+	e.exit_reason = exit_reason_name(o->vcpu->run.exit_reason);
+	if (o->vcpu->run.exit_reason == KVM_EXIT_MEMORY_FAULT) {
+		e.has |= TF_GPA;
+		e.gpa = o->vcpu->run.memory_fault.gpa;
+		e.size = o->vcpu->run.memory_fault.size;
+		e.flags = o->vcpu->run.memory_fault.flags;
+	}
+	trace_emit(&c->trace, &e);
+	c->has_ret = true;
+	c->last_ret = ret;
+	return 0;
+}
+
+static int run_kvm_bug(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+
+	if (!vm)
+		return -1;
+	kvm_vm_bugged(vm->kvm);
+	return 0;
+}
+
+static int run_vm_close(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+
+	if (!vm)
+		return -1;
+	kvm_vm_close(vm->kvm);
+	vm->kind = SYM_NONE;
+	return 0;
+}
+
 /* ---- expectations ------------------------------------------------------------------ */
 
 static const char *const sig_names[] = { [SIGBUS] = "SIGBUS", [SIGKILL] = "SIGKILL",
@@ -882,7 +1151,7 @@ static const struct { const char *name; int code; } si_codes[] = {
 
 static const char *const expect_kinds[] = {
 	"signal", "no-signal", "panic", "no-panic", "log", "no-log", "counter", "page",
-	"hugepages", "task", "buddy", NULL,
+	"hugepages", "task", "buddy", "stage2", NULL,
 };
 
 static bool ev_in_op(struct scn_ctx *c, unsigned long i)
@@ -1190,12 +1459,41 @@ static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
 			if (strcmp(mf_result_enum_names[m.result], a->val))
 				return fail(c, st, "expected result=%s, got %s", a->val,
 					    mf_result_enum_names[m.result]);
+		} else if (!strcmp(a->key, "exit") || !strcmp(a->key, "gpa") || !strcmp(a->key, "size") ||
+			   !strcmp(a->key, "exit_flags")) {
+			u64 got, want;
+
+			if (!c->has_exit)
+				return fail(c, st, "expected %s=%s, but no guest access ran", a->key, a->val);
+			if (!strcmp(a->key, "exit")) {
+				if (strcmp(exit_reason_name(c->last_run.exit_reason), a->val))
+					return fail(c, st, "expected exit=%s, got %s", a->val,
+						    exit_reason_name(c->last_run.exit_reason));
+				continue;
+			}
+			if (!strcmp(a->key, "gpa")) {
+				got = c->last_run.memory_fault.gpa;
+			} else if (!strcmp(a->key, "size")) {
+				got = c->last_run.memory_fault.size;
+			} else {
+				got = c->last_run.memory_fault.flags;
+			}
+			want = !strcmp(a->val, "KVM_MEMORY_EXIT_FLAG_PRIVATE") ? KVM_MEMORY_EXIT_FLAG_PRIVATE :
+			       num(a->val, ~0ULL);
+			if (got != want)
+				return fail(c, st, "expected %s=%s, got %#llx", a->key, a->val,
+					    (unsigned long long)got);
+		} else if (!strcmp(a->key, "error_offset")) {
+			if (c->error_offset != num(a->val, ~0ULL))
+				return fail(c, st, "expected error_offset=%s, got %#llx", a->val,
+					    (unsigned long long)c->error_offset);
 		} else if (!strcmp(a->key, "access")) {
 			if (!c->has_access || strcmp(access_result_names[c->last_access], a->val))
 				return fail(c, st, "expected access=%s, got %s", a->val,
 					    c->has_access ? access_result_names[c->last_access] : "no access");
 		} else {
-			return fail(c, st, "unknown expectation '%s' (ret, type, result, access)", a->key);
+			return fail(c, st, "unknown expectation '%s' (ret, type, result, access, exit, gpa, size, "
+				    "exit_flags, error_offset)", a->key);
 		}
 	}
 	return 0;
@@ -1232,6 +1530,25 @@ static int run_expect(struct scn_ctx *c, const struct scn_stmt *st)
 		ret = expect_hugepages(c, st);
 	else if (!strcmp(kind, "task"))
 		ret = expect_task(c, st);
+	else if (!strcmp(kind, "stage2")) {
+		struct scn_obj *vm = need(c, st, pos_val(st, 1));
+		struct kvm_spte *sp;
+		const char *mapped = scn_arg(st, "mapped");
+
+		if (!vm)
+			return -1;
+		sp = kvm_spte_lookup(vm->kvm, num(scn_arg(st, "gpa"), 0) >> PAGE_SHIFT);
+		if (mapped && yes(mapped) != (sp != NULL))
+			return fail(c, st, "expected gpa %s %smapped in stage-2", scn_arg(st, "gpa"),
+				    yes(mapped) ? "" : "not ");
+		if (sp && scn_arg(st, "private") && yes(scn_arg(st, "private")) != sp->private)
+			return fail(c, st, "expected the stage-2 entry to be %s", yes(scn_arg(st, "private")) ?
+				    "private" : "shared");
+		if (sp && scn_arg(st, "order") && sp->order != num(scn_arg(st, "order"), 0))
+			return fail(c, st, "expected a stage-2 entry of order %s, got %u", scn_arg(st, "order"),
+				    sp->order);
+		ret = 0;
+	}
 	else {
 		unsigned long want = (unsigned long)num(scn_arg(st, "free"), 0);
 		int nid = (int)num(scn_arg(st, "node"), 0);
@@ -1259,7 +1576,8 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 	if (!expect_kinds[i])
 		return scn_errorf(err, st->line, k->col,
 				  "unknown expectation '%s' (signal, no-signal, panic, no-panic, log, "
-				  "no-log, counter, page, hugepages, task, buddy, or keys ret= type= result= access=)",
+				  "no-log, counter, page, hugepages, task, buddy, stage2, or keys ret= type= result= "
+				  "access= exit= gpa= size= exit_flags= error_offset=)",
 				  k->val);
 	if ((!strcmp(k->val, "signal") || !strcmp(k->val, "task")) && !a1)
 		return scn_errorf(err, st->line, k->col, "expect %s needs a task name", k->val);
@@ -1276,6 +1594,8 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 			return scn_errorf(err, st->line, k->col, "expect page needs a location");
 		return scn_check_location(syms, a1->val, st->line, a1->col, err);
 	}
+	if (!strcmp(k->val, "stage2") && (!a1 || scn_check_name(syms, a1->val) != SYM_VM))
+		return scn_errorf(err, st->line, k->col, "expect stage2 needs a VM");
 	if (!strcmp(k->val, "hugepages") && (!a1 || (strcmp(a1->val, "2M") && strcmp(a1->val, "1G"))))
 		return scn_errorf(err, st->line, k->col, "expect hugepages needs 2M or 1G");
 	for (int j = 0; j < st->nargs; j++) {
@@ -1341,8 +1661,19 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 		const struct scn_arg *a = &st->args[i];
 		int k;
 
+		if (a->key && !strcmp(a->key, "mf_delayed_fix")) {
+			if (strcmp(a->val, "on") && strcmp(a->val, "off"))
+				return scn_errorf(err, st->line, a->col + 15, "mf_delayed_fix must be on or off");
+			continue;
+		}
+		if (a->key && !strcmp(a->key, "gmem_mf_stage")) {
+			if (strcmp(a->val, "initial") && strcmp(a->val, "eventual"))
+				return scn_errorf(err, st->line, a->col + 14, "gmem_mf_stage must be initial or eventual");
+			continue;
+		}
 		if (!a->key || strcmp(a->key, "panic_rule"))
-			return scn_errorf(err, st->line, a->col, "unknown switch '%s' (known: panic_rule)",
+			return scn_errorf(err, st->line, a->col,
+					  "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage)",
 					  a->key ? a->key : a->val);
 		for (k = 0; k < __NR_MF_PANIC_RULES; k++)
 			if (!strcmp(a->val, mf_panic_rule_names[k]))
@@ -1421,6 +1752,33 @@ static const struct scn_key soft_keys[] = {
 	{ "at", 'l', false }, { "pfn", 'n', false }, { "flags", 'w', false }, { NULL, 0, false },
 };
 
+static const struct scn_key vm_keys[] = { { "type", 'w', false }, { NULL, 0, false } };
+static const struct scn_key vcpu_keys[] = { { "id", 'n', false }, { NULL, 0, false } };
+static const struct scn_key gmem_keys[] = {
+	{ "size", 'n', true }, { "flags", 'w', false }, { "rawflags", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key memslot_keys[] = {
+	{ "slot", 'n', true }, { "as", 'n', false }, { "gpa", 'n', false }, { "size", 'n', true },
+	{ "gmem", 'F', false }, { "offset", 'n', false }, { "uaddr", 'w', false },
+	{ "rawflags", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key attr_keys[] = {
+	{ "gpa", 'n', true }, { "size", 'n', true }, { "private", 'b', false },
+	{ "rawattributes", 'n', false }, { "flags", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key attr2_keys[] = {
+	{ "offset", 'n', true }, { "size", 'n', true }, { "private", 'b', false },
+	{ "rawattributes", 'n', false }, { "flags", 'n', false }, { "error_offset", 'n', false },
+	{ NULL, 0, false },
+};
+static const struct scn_key falloc_keys[] = {
+	{ "mode", 'w', false }, { "offset", 'n', false }, { "len", 'n', true }, { NULL, 0, false },
+};
+static const struct scn_key guest_keys[] = {
+	{ "gpa", 'n', true }, { "private", 'b', false }, { NULL, 0, false },
+};
+static const char *const guest_words[] = { "read", "write", NULL };
+
 const struct scn_verb scn_verbs[] = {
 	/* set-up */
 	{ .name = "host", .pos = "", .keys = host_keys, .setup = true, .run = run_host,
@@ -1486,6 +1844,25 @@ const struct scn_verb scn_verbs[] = {
 	  .help = "unpoison at=LOCATION|pfn=N" },
 	{ .name = "soft_offline", .pos = "", .keys = soft_keys, .run = run_pfn_op, .check = check_flags,
 	  .help = "soft_offline at=LOCATION|pfn=N [flags=]" },
+	/* KVM and guest_memfd */
+	{ .name = "vm", .pos = "NP", .keys = vm_keys, .defines = SYM_VM, .run = run_vm,
+	  .help = "vm NAME PROCESS [type=default|sw_protected|snp|tdx]" },
+	{ .name = "vm_close", .pos = "V", .run = run_vm_close, .help = "vm_close VM" },
+	{ .name = "vcpu", .pos = "NVT", .keys = vcpu_keys, .defines = SYM_VCPU, .run = run_vcpu,
+	  .help = "vcpu NAME VM THREAD [id=N]" },
+	{ .name = "gmem", .pos = "NV", .keys = gmem_keys, .defines = SYM_FILE, .run = run_gmem,
+	  .help = "gmem NAME VM size=SIZE [flags=mmap,init_shared] [rawflags=N]" },
+	{ .name = "memslot", .pos = "V", .keys = memslot_keys, .run = run_memslot,
+	  .help = "memslot VM slot=N gpa=ADDR size=SIZE [gmem=FILE offset=OFF] [uaddr=MAPPING+OFF]" },
+	{ .name = "set_attributes", .pos = "V", .keys = attr_keys, .run = run_set_attributes,
+	  .help = "set_attributes VM gpa=ADDR size=SIZE private=yes|no" },
+	{ .name = "set_attributes2", .pos = "F", .keys = attr2_keys, .run = run_set_attributes2,
+	  .help = "set_attributes2 GMEM offset=OFF size=SIZE private=yes|no" },
+	{ .name = "fallocate", .pos = "F", .keys = falloc_keys, .run = run_fallocate,
+	  .help = "fallocate GMEM mode=allocate|punch|N offset=OFF len=LEN" },
+	{ .name = "guest", .pos = "CW", .keys = guest_keys, .words = guest_words, .run = run_guest,
+	  .help = "guest VCPU read|write gpa=ADDR [private=yes|no]" },
+	{ .name = "kvm_bug", .pos = "V", .run = run_kvm_bug, .help = "kvm_bug VM" },
 	/* expectations */
 	{ .name = "expect", .pos = "", .opt_pos = "XXXX", .expectation = true, .run = run_expect,
 	  .check = check_expect, .help = "expect [KIND ...] [KEY=VALUE ...]" },
@@ -1538,7 +1915,7 @@ static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!key)
 		return 0;
-	if (!strcmp(key, "panic_rule"))
+	if (!strcmp(key, "panic_rule") || !strcmp(key, "mf_delayed_fix") || !strcmp(key, "gmem_mf_stage"))
 		return set_switch(c, st, key, c->vary_val);
 	if (!strcmp(key, "vm.memory_failure_early_kill") && !scn_parse_num(c->vary_val, &v))
 		c->host->sysctl.memory_failure_early_kill = (int)v;
@@ -1585,7 +1962,7 @@ static int run_stmt(struct scn_ctx *c, const struct scn_stmt *st)
 		signals_deliver(c->host);
 		if (c->host->panicked)
 			c->halted = true;
-		if (host_validate(c->host)) {
+		if (host_validate(c->host) || kvm_validate_all(c->host)) {
 			const char *why = "an invariant";
 
 			for (unsigned long i = c->trace.nr; i-- > 0;)
@@ -1676,6 +2053,7 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 		/* Races not reached stay on the host's list: take them off first. */
 		for (int i = 0; i < c.nraces; i++)
 			list_del_init(&c.races[i].node);
+		kvm_host_teardown(c.host);
 		host_destroy(c.host);
 	}
 	trace_destroy(&c.trace);

@@ -18,7 +18,7 @@
 const char *const scn_sym_kind_names[__NR_SYMS] = {
 	[SYM_NONE] = "nothing", [SYM_PROCESS] = "process", [SYM_THREAD] = "thread",
 	[SYM_MAPPING] = "mapping", [SYM_FILE] = "file", [SYM_KERNEL] = "kernel allocation",
-	[SYM_PIN] = "pin",
+	[SYM_PIN] = "pin", [SYM_VM] = "VM", [SYM_VCPU] = "vCPU",
 };
 
 #define errorf scn_errorf
@@ -540,6 +540,10 @@ static int check_value(const struct symtab *t, char type, const struct scn_arg *
 		if (sym_kind(t, a->val) != SYM_PROCESS && sym_kind(t, a->val) != SYM_THREAD)
 			return errorf(err, line, col, "expected a task for %s, found '%s'", a->key, a->val);
 		return 0;
+	case 'V':
+		if (sym_kind(t, a->val) != SYM_VM)
+			return errorf(err, line, col, "expected a VM for %s, found '%s'", a->key, a->val);
+		return 0;
 	default:
 		return 0;
 	}
@@ -564,11 +568,12 @@ static int check_positional(const struct scn_verb *v, struct symtab *t, char kin
 			if (!strcmp(a->val, builtin_locations[i]))
 				return errorf(err, line, a->col, "'%s' is a reserved name", a->val);
 		return sym_add(t, a->val, v->defines);
-	case 'P': case 'T': case 'M': case 'F': case 'K': case 'I': {
+	case 'P': case 'T': case 'M': case 'F': case 'K': case 'I': case 'V': case 'C': {
 		static const struct { char c; enum scn_sym_kind k; const char *what; } want[] = {
 			{ 'P', SYM_PROCESS, "a process" }, { 'T', SYM_PROCESS, "a task" },
 			{ 'M', SYM_MAPPING, "a mapping" }, { 'F', SYM_FILE, "a file" },
 			{ 'K', SYM_KERNEL, "a kernel allocation" }, { 'I', SYM_PIN, "a pin" },
+			{ 'V', SYM_VM, "a VM" }, { 'C', SYM_VCPU, "a vCPU" },
 		};
 
 		k = sym_kind(t, a->val);
@@ -729,7 +734,15 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 				goto fail;
 			}
 			f->vary_line = st->line;
-			if (!strcmp(f->vary_key, "panic_rule")) {
+			if (!strcmp(f->vary_key, "mf_delayed_fix") || !strcmp(f->vary_key, "gmem_mf_stage")) {
+				for (int k = 0; k < f->nvary; k++)
+					if (strcmp(f->vary_vals[k], "on") && strcmp(f->vary_vals[k], "off") &&
+					    strcmp(f->vary_vals[k], "initial") && strcmp(f->vary_vals[k], "eventual")) {
+						ret = errorf(err, st->line, a->col, "unknown value '%s' for %s",
+							     f->vary_vals[k], f->vary_key);
+						goto fail;
+					}
+			} else if (!strcmp(f->vary_key, "panic_rule")) {
 				for (int k = 0; k < f->nvary; k++)
 					if (strcmp(f->vary_vals[k], "mainline") && strcmp(f->vary_vals[k], "v4") &&
 					    strcmp(f->vary_vals[k], "v9")) {
@@ -739,7 +752,8 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 					}
 			} else if (strncmp(f->vary_key, "vm.", 3)) {
 				ret = errorf(err, st->line, a->col,
-					     "vary takes panic_rule or a vm.* sysctl, not '%s'", f->vary_key);
+					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage or a vm.* sysctl, not '%s'",
+					     f->vary_key);
 				goto fail;
 			}
 			if (f->nvary > 16) {

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM and guest_memfd in the model: VMs, vCPUs as threads of the VMM
+ * process, memslots under the rules of KVM_SET_USER_MEMORY_REGION2, memory
+ * attributes, guest_memfd files, stage-2 page tables, and KVM_RUN outcomes.
+ *
+ * Models: virt/kvm/kvm_main.c, virt/kvm/guest_memfd.c (mm-new @02867409),
+ * arch/x86/kvm/mmu/mmu.c (kvm_mmu_faultin_pfn_gmem(),
+ * kvm_mmu_prepare_memory_fault_exit(), kvm_handle_error_pfn()).
+ *
+ * The uAPI constants below carry the kernel's names and values
+ * (include/uapi/linux/kvm.h); model code never includes the uAPI header.
+ */
+#ifndef GMF_KVM_KVM_H
+#define GMF_KVM_KVM_H
+
+#include "mm/memory-failure.h"
+
+/* ---- uAPI names and numbers ------------------------------------------------ */
+
+#define KVM_X86_DEFAULT_VM		0
+#define KVM_X86_SW_PROTECTED_VM		1
+#define KVM_X86_SEV_VM			2
+#define KVM_X86_SEV_ES_VM		3
+#define KVM_X86_SNP_VM			4
+#define KVM_X86_TDX_VM			5
+
+#define KVM_MEM_LOG_DIRTY_PAGES		(1U << 0)
+#define KVM_MEM_READONLY		(1U << 1)
+#define KVM_MEM_GUEST_MEMFD		(1U << 2)
+
+#define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
+#define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
+
+#define KVM_MEMORY_ATTRIBUTE_PRIVATE	(1ULL << 3)
+
+#define KVM_EXIT_UNKNOWN		0
+#define KVM_EXIT_MMIO			6
+#define KVM_EXIT_INTR			10
+#define KVM_EXIT_MEMORY_FAULT		39
+#define KVM_MEMORY_EXIT_FLAG_PRIVATE	(1ULL << 3)
+
+#define KVM_USER_MEM_SLOTS		32764
+#define KVM_ADDRESS_SPACE_NUM		2
+
+#define FALLOC_FL_KEEP_SIZE		0x01
+#define FALLOC_FL_PUNCH_HOLE		0x02
+#define FALLOC_FL_ZERO_RANGE		0x10
+
+/* ---- model switches ------------------------------------------------------------ */
+
+/* The seed table's two stages of memory-failure handling for guest_memfd. */
+enum gmem_mf_stage {
+	GMEM_MF_EVENTUAL,	/* unmap only the failed page (mainline for 4K folios) */
+	GMEM_MF_INITIAL,	/* unmap the entire file; guest_memfd stops working */
+	__NR_GMEM_MF_STAGES,
+};
+
+extern const char *const gmem_mf_stage_names[__NR_GMEM_MF_STAGES];
+
+/* ---- objects --------------------------------------------------------------------- */
+
+struct kvm;
+
+struct kvm_run {
+	u32 exit_reason;
+	struct {
+		u64 flags;
+		u64 gpa;
+		u64 size;
+	} memory_fault;
+	struct {
+		u64 phys_addr;
+		bool is_write;
+	} mmio;
+};
+
+struct kvm_vcpu {
+	struct list_head node;		/* kvm->vcpus */
+	struct kvm *kvm;
+	int vcpu_id;
+	struct task_struct *thread;	/* the VMM thread that runs KVM_RUN */
+	struct kvm_run run;
+};
+
+struct kvm_memory_slot {
+	struct range_node node;		/* kvm->memslots: [base_gfn, base_gfn + npages - 1] */
+	u16 id;
+	u16 as_id;
+	gfn_t base_gfn;
+	unsigned long npages;
+	unsigned long userspace_addr;
+	u32 flags;
+	struct {
+		struct file *file;	/* NULL once the file is released */
+		pgoff_t pgoff;
+		bool gmem_only;		/* the bound gmem supports mmap: all faults from gmem */
+	} gmem;
+	struct list_head gmem_node;	/* gmem->bindings */
+};
+
+/* One stage-2 (EPT/NPT/S2) mapping of a guest page range. */
+struct kvm_spte {
+	struct range_node node;		/* kvm->stage2: gfn range */
+	unsigned long pfn;
+	unsigned int order;
+	bool private;
+	bool writable;
+};
+
+/* guest_memfd: one inode and one file per KVM_CREATE_GUEST_MEMFD. */
+struct kvm_gmem {
+	struct file *file;
+	struct kvm *kvm;
+	u64 flags;
+	struct list_head bindings;	/* struct kvm_memory_slot gmem_node */
+	struct list_head node;		/* kvm->gmems */
+	struct rangemap private;	/* private page offsets (per-file attributes) */
+	bool failed;			/* GMEM_MF_INITIAL: not functional after a failure */
+	bool fd_open;			/* the fd KVM_CREATE_GUEST_MEMFD returned */
+};
+
+struct kvm {
+	struct host *host;
+	int id;
+	unsigned long type;
+	struct task_struct *vmm;	/* the process that created it */
+	struct rangemap memslots;
+	struct kvm_memory_slot *slots[KVM_ADDRESS_SPACE_NUM][64];	/* by id (model: 64 per AS) */
+	struct rangemap mem_attr;	/* private gfn ranges (VM-level attributes) */
+	struct rangemap stage2;
+	struct list_head vcpus;
+	struct list_head gmems;
+	struct list_head node;		/* kvm_state->vms */
+	int nr_vcpus;
+	int users;			/* the VM fd and each gmem file */
+	bool bugged;
+	bool fd_open;			/* the VM fd */
+	struct mutex slots_lock;
+	unsigned long nr_exits;
+};
+
+/* Per-host KVM state, at host->kvm_state. */
+struct kvm_state {
+	struct list_head vms;
+	int next_vm_id;
+	enum gmem_mf_stage gmem_mf_stage;
+};
+
+/* ---- VMs, vCPUs, memslots (kvm_main.c) ----------------------------------------- */
+
+struct kvm_state *kvm_state(struct host *host);
+void kvm_host_teardown(struct host *host);
+struct kvm *kvm_create_vm(struct host *host, struct task_struct *vmm, unsigned long type, int *errp);
+/* Drop a reference to the VM; the last one frees it. */
+void kvm_destroy_vm(struct kvm *kvm);
+/* close() of the VM fd. */
+void kvm_vm_close(struct kvm *kvm);
+bool kvm_arch_has_private_mem(const struct kvm *kvm);
+struct kvm_vcpu *kvm_create_vcpu(struct kvm *kvm, int id, struct task_struct *thread, int *errp);
+
+struct kvm_userspace_memory_region2 {
+	u32 slot;
+	u32 flags;
+	u64 guest_phys_addr;
+	u64 memory_size;
+	u64 userspace_addr;
+	u64 guest_memfd_offset;
+	struct kvm_gmem *guest_memfd;	/* MODEL: the file itself, not an fd number */
+	bool guest_memfd_valid;		/* MODEL: false stands for a bad fd (EBADF) */
+};
+
+int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem);
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
+int kvm_vm_set_mem_attributes(struct kvm *kvm, u64 address, u64 size, u64 attributes, u64 flags);
+bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
+/* KVM_BUG_ON() on a confidential VM (the TDX path of seed 001). */
+void kvm_vm_bugged(struct kvm *kvm);
+/* Every KVM invariant of @host: 0 or -EUCLEAN with a trace note. */
+int kvm_validate_all(struct host *host);
+
+/* ---- guest_memfd (guest_memfd.c) ------------------------------------------------- */
+
+struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp);
+void kvm_gmem_close(struct kvm_gmem *gmem);
+u64 kvm_gmem_supported_flags(const struct kvm *kvm);
+int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len);
+int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
+		     unsigned long *pfn, int *max_order);
+int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct kvm_gmem *gmem,
+		  u64 offset);
+void kvm_gmem_unbind(struct kvm_memory_slot *slot);
+struct kvm_gmem *kvm_gmem_of_mapping(const struct address_space *mapping);
+/*
+ * KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (the in-place conversion
+ * series): convert [offset, offset + size) to private or shared. On -EAGAIN
+ * *error_offset is the first offset with unsafe references.
+ */
+int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 attributes,
+			    u64 flags, u64 *error_offset);
+
+/* ---- stage-2 and KVM_RUN (mmu.c) ------------------------------------------------------ */
+
+struct kvm_spte *kvm_spte_lookup(struct kvm *kvm, gfn_t gfn);
+/* Zap stage-2 mappings of [start, end) gfns; only private or only shared ones with a filter. */
+enum kvm_filter { KVM_FILTER_ALL, KVM_FILTER_SHARED, KVM_FILTER_PRIVATE };
+void kvm_mmu_unmap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, enum kvm_filter filter);
+
+/* kvm_vcpu_guest_access() found the guest consuming poison at *pfnp. */
+#define KVM_ACCESS_MACHINE_CHECK	1
+
+/*
+ * The guest on @vcpu accesses @gpa; @private says whether the access is
+ * private (the guest's view), -1 to follow the page's current attribute.
+ * Returns what KVM_RUN returns: 0 (run->exit_reason set, or the access
+ * completed and the guest goes on: exit_reason KVM_EXIT_UNKNOWN), -errno
+ * with run->exit_reason set (KVM_EXIT_MEMORY_FAULT, KVM_EXIT_INTR), or
+ * KVM_ACCESS_MACHINE_CHECK when the access consumed poison: the arch front
+ * end takes it from there (arch/x86/kvm.c).
+ */
+int kvm_vcpu_guest_access(struct kvm_vcpu *vcpu, u64 gpa, bool write, int private,
+			  unsigned long *pfnp);
+bool kvm_vcpu_signal_pending(const struct kvm_vcpu *vcpu);
+
+#endif

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VMs, vCPUs, memslots and VM-level memory attributes.
+ *
+ * Models: virt/kvm/kvm_main.c: kvm_create_vm(), kvm_vm_ioctl_create_vcpu(),
+ * kvm_set_memory_region() with check_memory_region_flags(),
+ * kvm_vm_ioctl_set_mem_attributes().
+ *
+ * MODEL: an existing memslot can only be deleted (memory_size 0), not
+ * moved or resized; at most 64 slots per address space. A VM fd is not a
+ * file: kvm_destroy_vm() stands for its last close.
+ */
+#include <string.h>
+
+#include "kvm/attr.h"
+#include "kvm/kvm.h"
+
+const char *const gmem_mf_stage_names[__NR_GMEM_MF_STAGES] = {
+	[GMEM_MF_EVENTUAL] = "eventual",
+	[GMEM_MF_INITIAL] = "initial",
+};
+
+/*
+ * Models kvm_mmu_notifier_invalidate_range_start(): user mappings of the
+ * VMM are going away, so stage-2 entries made from them go too.
+ */
+static void kvm_mmu_notifier(struct host *host, struct mm_struct *mm, unsigned long start,
+			     unsigned long end)
+{
+	struct kvm_state *ks = host->kvm_state;
+	struct kvm *kvm;
+
+	list_for_each_entry(kvm, &ks->vms, node) {
+		struct range_node *n;
+
+		if (!kvm->vmm || kvm->vmm->mm != mm)
+			continue;
+		for (n = rangemap_first(&kvm->memslots); n; n = rangemap_next(n)) {
+			struct kvm_memory_slot *slot = container_of(n, struct kvm_memory_slot, node);
+			unsigned long s = slot->userspace_addr;
+			unsigned long e = s + (slot->npages << PAGE_SHIFT);
+
+			if (slot->gmem.gmem_only || e <= start || s >= end)
+				continue;
+			s = max(s, start);
+			e = min(e, end);
+			kvm_mmu_unmap_gfn_range(kvm,
+				slot->base_gfn + ((s - slot->userspace_addr) >> PAGE_SHIFT),
+				slot->base_gfn + ((e - slot->userspace_addr + PAGE_SIZE - 1) >> PAGE_SHIFT),
+				KVM_FILTER_SHARED);
+		}
+	}
+}
+
+struct kvm_state *kvm_state(struct host *host)
+{
+	struct kvm_state *ks = host->kvm_state;
+
+	if (!ks) {
+		ks = kzalloc(sizeof(*ks), __GFP_NOFAIL);
+		INIT_LIST_HEAD(&ks->vms);
+		host->kvm_state = ks;
+		host->mmu_notifier = kvm_mmu_notifier;
+	}
+	return ks;
+}
+
+void kvm_host_teardown(struct host *host)
+{
+	struct kvm_state *ks = host->kvm_state;
+	struct task_struct *t;
+
+	if (!ks)
+		return;
+	/* Processes go first: their mappings hold guest_memfd files. */
+	list_for_each_entry(t, &host->tasks, tasks)
+		if (t->group_leader == t && !t->exited)
+			do_exit(t, 0);
+	while (!list_empty(&ks->vms)) {
+		struct kvm *kvm = list_first_entry(&ks->vms, struct kvm, node);
+		struct kvm_gmem *g, *gtmp;
+
+		kvm->users++;	/* hold it while its files close */
+		list_for_each_entry_safe(g, gtmp, &kvm->gmems, node)
+			if (g->fd_open)
+				kvm_gmem_close(g);
+		if (kvm->fd_open)
+			kvm_vm_close(kvm);
+		kvm_destroy_vm(kvm);
+	}
+	kfree(ks);
+	host->kvm_state = NULL;
+	host->mmu_notifier = NULL;
+}
+
+/*
+ * KVM_BUG_ON() on a confidential VM, as seed 001 proposes for TDX: the
+ * private pages still mapped in the secure EPT are marked HWPoison
+ * directly, with no memory_failure() call, because the TDX module may still
+ * touch them. guest_memfd then refuses them on every fault and at free time.
+ */
+void kvm_vm_bugged(struct kvm *kvm)
+{
+	struct range_node *n;
+	unsigned long marked = 0;
+
+	kvm->bugged = true;
+	if (!kvm_arch_has_private_mem(kvm))
+		return;
+	for (n = rangemap_first(&kvm->stage2); n; n = rangemap_next(n)) {
+		struct kvm_spte *s = container_of(n, struct kvm_spte, node);
+
+		if (!s->private)
+			continue;
+		for (unsigned long i = 0; i < (1UL << s->order); i++, marked++)
+			SetPageHWPoison(pfn_to_page(kvm->host, s->pfn + i));
+	}
+	trace_note(kvm->host->trace, "vm%d: KVM_BUG_ON: %lu private pages marked HWPoison", kvm->id,
+		   marked);
+}
+
+bool kvm_arch_has_private_mem(const struct kvm *kvm)
+{
+	return kvm->type != KVM_X86_DEFAULT_VM;
+}
+
+struct kvm *kvm_create_vm(struct host *host, struct task_struct *vmm, unsigned long type, int *errp)
+{
+	struct kvm_state *ks = kvm_state(host);
+	struct kvm *kvm;
+
+	*errp = 0;
+	if (type != KVM_X86_DEFAULT_VM && type != KVM_X86_SW_PROTECTED_VM &&
+	    type != KVM_X86_SNP_VM && type != KVM_X86_TDX_VM) {
+		*errp = -EINVAL;
+		return NULL;
+	}
+	kvm = kzalloc(sizeof(*kvm), GFP_KERNEL);
+	if (!kvm) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	kvm->host = host;
+	kvm->id = ks->next_vm_id++;
+	kvm->type = type;
+	kvm->vmm = vmm;
+	kvm->users = 1;
+	kvm->fd_open = true;
+	rangemap_init(&kvm->memslots);
+	rangemap_init(&kvm->mem_attr);
+	rangemap_init(&kvm->stage2);
+	INIT_LIST_HEAD(&kvm->vcpus);
+	INIT_LIST_HEAD(&kvm->gmems);
+	mutex_init(&kvm->slots_lock, "slots_lock");
+	list_add_tail(&kvm->node, &ks->vms);
+	return kvm;
+}
+
+static void kvm_delete_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	kvm_mmu_unmap_gfn_range(kvm, slot->base_gfn, slot->base_gfn + slot->npages, KVM_FILTER_ALL);
+	if (slot->flags & KVM_MEM_GUEST_MEMFD)
+		kvm_gmem_unbind(slot);
+	rangemap_erase(&kvm->memslots, &slot->node);
+	kvm->slots[slot->as_id][slot->id] = NULL;
+	kfree(slot);
+}
+
+/* The VM fd's last close. guest_memfd files hold their own reference. */
+void kvm_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_vcpu *v, *vtmp;
+
+	if (--kvm->users > 0)
+		return;
+	for (int as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
+		for (int i = 0; i < 64; i++)
+			if (kvm->slots[as][i])
+				kvm_delete_memslot(kvm, kvm->slots[as][i]);
+	kvm_mmu_unmap_gfn_range(kvm, 0, ~0ULL, KVM_FILTER_ALL);
+	list_for_each_entry_safe(v, vtmp, &kvm->vcpus, node) {
+		list_del(&v->node);
+		kfree(v);
+	}
+	attr_clear_all(&kvm->mem_attr);
+	list_del(&kvm->node);
+	kfree(kvm);
+}
+
+void kvm_vm_close(struct kvm *kvm)
+{
+	if (!kvm->fd_open)
+		return;
+	kvm->fd_open = false;
+	kvm_destroy_vm(kvm);
+}
+
+struct kvm_vcpu *kvm_create_vcpu(struct kvm *kvm, int id, struct task_struct *thread, int *errp)
+{
+	struct kvm_vcpu *v;
+
+	*errp = 0;
+	if (id < 0 || id >= 1024) {
+		*errp = -EINVAL;
+		return NULL;
+	}
+	list_for_each_entry(v, &kvm->vcpus, node)
+		if (v->vcpu_id == id) {
+			*errp = -EEXIST;
+			return NULL;
+		}
+	v = kzalloc(sizeof(*v), GFP_KERNEL);
+	if (!v) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	v->kvm = kvm;
+	v->vcpu_id = id;
+	v->thread = thread;
+	list_add_tail(&v->node, &kvm->vcpus);
+	kvm->nr_vcpus++;
+	return v;
+}
+
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+{
+	struct range_node *n = rangemap_find(&kvm->memslots, (unsigned long)gfn);
+
+	return n ? container_of(n, struct kvm_memory_slot, node) : NULL;
+}
+
+/* Models check_memory_region_flags(). */
+static int check_memory_region_flags(const struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem)
+{
+	u32 valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY;
+
+	/* Dirty logging of private memory is not supported. */
+	if (mem->flags & KVM_MEM_GUEST_MEMFD)
+		valid &= ~KVM_MEM_LOG_DIRTY_PAGES;
+	return mem->flags & ~valid ? -EINVAL : 0;
+}
+
+int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem)
+{
+	u16 as_id = (u16)(mem->slot >> 16), id = (u16)mem->slot;
+	struct kvm_memory_slot *old, *slot;
+	int ret;
+
+	ret = check_memory_region_flags(kvm, mem);
+	if (ret)
+		return ret;
+	if (as_id >= KVM_ADDRESS_SPACE_NUM || id >= KVM_USER_MEM_SLOTS)
+		return -EINVAL;
+	if ((mem->memory_size & (PAGE_SIZE - 1)) || (mem->guest_phys_addr & (PAGE_SIZE - 1)) ||
+	    (mem->userspace_addr & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	if ((mem->flags & KVM_MEM_GUEST_MEMFD) &&
+	    ((mem->guest_memfd_offset & (PAGE_SIZE - 1)) ||
+	     mem->guest_memfd_offset + mem->memory_size < mem->guest_memfd_offset))
+		return -EINVAL;
+	if (mem->guest_phys_addr + mem->memory_size < mem->guest_phys_addr)
+		return -EINVAL;
+	if (id >= 64)
+		return -EINVAL;	/* MODEL: 64 slots per address space */
+
+	mutex_lock(&kvm->slots_lock);
+	old = kvm->slots[as_id][id];
+	if (!mem->memory_size) {
+		ret = old ? 0 : -EINVAL;
+		if (old)
+			kvm_delete_memslot(kvm, old);
+		goto out;
+	}
+	if (old) {
+		ret = -EINVAL;	/* MODEL: no move, resize or flags change */
+		goto out;
+	}
+	for (struct range_node *n = rangemap_lower(&kvm->memslots, (unsigned long)(mem->guest_phys_addr >> PAGE_SHIFT));
+	     n && n->start < (mem->guest_phys_addr + mem->memory_size) >> PAGE_SHIFT; n = rangemap_next(n)) {
+		if (container_of(n, struct kvm_memory_slot, node)->as_id == as_id) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	slot = kzalloc(sizeof(*slot), GFP_KERNEL);
+	if (!slot) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	slot->id = id;
+	slot->as_id = as_id;
+	slot->base_gfn = mem->guest_phys_addr >> PAGE_SHIFT;
+	slot->npages = (unsigned long)(mem->memory_size >> PAGE_SHIFT);
+	slot->userspace_addr = (unsigned long)mem->userspace_addr;
+	slot->flags = mem->flags;
+	slot->node.start = (unsigned long)slot->base_gfn;
+	slot->node.last = (unsigned long)slot->base_gfn + slot->npages - 1;
+	INIT_LIST_HEAD(&slot->gmem_node);
+	if (mem->flags & KVM_MEM_GUEST_MEMFD) {
+		if (!mem->guest_memfd_valid) {
+			ret = -EBADF;
+			kfree(slot);
+			goto out;
+		}
+		ret = kvm_gmem_bind(kvm, slot, mem->guest_memfd, mem->guest_memfd_offset);
+		if (ret) {
+			kfree(slot);
+			goto out;
+		}
+	}
+	if (rangemap_insert(&kvm->memslots, &slot->node)) {
+		/* Another address space holds these gfns: the model keeps one map. */
+		if (slot->flags & KVM_MEM_GUEST_MEMFD)
+			kvm_gmem_unbind(slot);
+		kfree(slot);
+		ret = -EEXIST;
+		goto out;
+	}
+	kvm->slots[as_id][id] = slot;
+	ret = 0;
+out:
+	mutex_unlock(&kvm->slots_lock);
+	return ret;
+}
+
+int kvm_vm_set_mem_attributes(struct kvm *kvm, u64 address, u64 size, u64 attributes, u64 flags)
+{
+	gfn_t start, end;
+	int ret;
+
+	if (flags || (attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE) || !size ||
+	    address + size <= address || (address | size) & (PAGE_SIZE - 1))
+		return -EINVAL;
+	if (!kvm_arch_has_private_mem(kvm) && attributes)
+		return -EINVAL;
+	start = address >> PAGE_SHIFT;
+	end = (address + size) >> PAGE_SHIFT;
+	ret = attr_set_range(&kvm->mem_attr, (unsigned long)start, (unsigned long)end - 1,
+			     attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	if (ret)
+		return ret;
+	kvm_mmu_unmap_gfn_range(kvm, start, end, KVM_FILTER_ALL);
+	return 0;
+}
+
+bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	struct kvm_gmem *gmem;
+
+	/* gmem-only slots follow the attributes of the guest_memfd itself. */
+	if (slot && slot->gmem.gmem_only && slot->gmem.file) {
+		gmem = kvm_gmem_of_mapping(&slot->gmem.file->f_mapping);
+		return attr_test(&gmem->private,
+				 (unsigned long)(slot->gmem.pgoff + (gfn - slot->base_gfn)));
+	}
+	return kvm_arch_has_private_mem(kvm) && attr_test(&kvm->mem_attr, (unsigned long)gfn);
+}

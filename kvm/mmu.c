@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Stage-2 page tables and the guest fault path: what KVM_RUN returns when
+ * the guest touches memory, poisoned or not.
+ *
+ * Models: arch/x86/kvm/mmu/mmu.c: kvm_mmu_faultin_pfn(),
+ * kvm_mmu_faultin_pfn_gmem(), kvm_mmu_prepare_memory_fault_exit(),
+ * kvm_handle_error_pfn(), kvm_send_hwpoison_signal().
+ *
+ * MODEL: the guest is not executed; an access is the unit. An access that
+ * consumes poison is handed to the arch front end (a #MC VM exit on x86).
+ * Stage-2 entries map 4K, or a whole folio when the gfn range and the folio
+ * line up inside the memslot.
+ */
+#include "kvm/attr.h"
+#include "kvm/kvm.h"
+
+struct kvm_spte *kvm_spte_lookup(struct kvm *kvm, gfn_t gfn)
+{
+	struct range_node *n = rangemap_find(&kvm->stage2, (unsigned long)gfn);
+
+	return n ? container_of(n, struct kvm_spte, node) : NULL;
+}
+
+void kvm_mmu_unmap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, enum kvm_filter filter)
+{
+	struct range_node *n, *tmp;
+
+	if (end <= start)
+		return;
+	rangemap_for_each_in(&kvm->stage2, n, tmp, (unsigned long)start, (unsigned long)(end - 1)) {
+		struct kvm_spte *s = container_of(n, struct kvm_spte, node);
+
+		if ((filter == KVM_FILTER_SHARED && s->private) ||
+		    (filter == KVM_FILTER_PRIVATE && !s->private))
+			continue;
+		rangemap_erase(&kvm->stage2, n);
+		kfree(s);
+	}
+}
+
+static int kvm_map_spte(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
+			unsigned long pfn, unsigned int order, bool private, bool write)
+{
+	struct kvm_spte *s = kzalloc(sizeof(*s), GFP_KERNEL);
+	unsigned long nr = 1UL << order;
+	gfn_t base = gfn & ~((gfn_t)nr - 1);
+
+	if (!s)
+		return -ENOMEM;
+	/* A huge mapping needs the whole range inside the slot. */
+	if (order && (base < slot->base_gfn || base + nr > slot->base_gfn + slot->npages)) {
+		order = 0;
+		nr = 1;
+		base = gfn;
+	}
+	s->node.start = (unsigned long)base;
+	s->node.last = (unsigned long)(base + nr - 1);
+	s->pfn = pfn - (unsigned long)(gfn - base);
+	s->order = order;
+	s->private = private;
+	s->writable = write;
+	if (rangemap_insert(&kvm->stage2, &s->node)) {
+		kfree(s);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* kvm_mmu_prepare_memory_fault_exit(): the exit that comes with an error return. */
+static int memory_fault_exit(struct kvm_vcpu *vcpu, gfn_t gfn, bool private, int err)
+{
+	vcpu->run.exit_reason = KVM_EXIT_MEMORY_FAULT;
+	vcpu->run.memory_fault.gpa = gfn << PAGE_SHIFT;
+	vcpu->run.memory_fault.size = PAGE_SIZE;
+	vcpu->run.memory_fault.flags = private ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
+	vcpu->kvm->nr_exits++;
+	return err;
+}
+
+static int exit_intr(struct kvm_vcpu *vcpu)
+{
+	vcpu->run.exit_reason = KVM_EXIT_INTR;
+	return -EINTR;
+}
+
+bool kvm_vcpu_signal_pending(const struct kvm_vcpu *vcpu)
+{
+	struct kernel_siginfo *si;
+
+	list_for_each_entry(si, &vcpu->thread->pending, node)
+		if (!si->delivered)
+			return true;
+	return false;
+}
+
+/* Fault in gfn and map it in stage-2. 0, or what KVM_RUN returns. */
+static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gfn_t gfn,
+			 bool write, bool private)
+{
+	struct kvm *kvm = vcpu->kvm;
+	unsigned long pfn;
+	int max_order = 0, ret;
+
+	if (private || slot->gmem.gmem_only) {
+		ret = kvm_gmem_get_pfn(kvm, slot, gfn, &pfn, &max_order);
+		if (ret)
+			return memory_fault_exit(vcpu, gfn, private, ret);
+	} else {
+		unsigned long hva = slot->userspace_addr + ((unsigned long)(gfn - slot->base_gfn) << PAGE_SHIFT);
+		enum access_result r;
+		struct folio *f;
+
+		/* hva_to_pfn(): GUP in the vCPU thread's context. */
+		r = get_user_page(vcpu->thread, hva, write, &pfn);
+		if (r == ACCESS_SIGBUS) {
+			struct pte_entry *pte = vcpu->thread->mm ? pte_lookup(vcpu->thread->mm, hva) : NULL;
+
+			if (pte && pte->kind == PTE_HWPOISON) {
+				/* KVM_PFN_ERR_HWPOISON: kvm_send_hwpoison_signal(hva, PAGE_SHIFT), then retry. */
+				send_sig_mceerr(BUS_MCEERR_AR, hva & PAGE_MASK, PAGE_SHIFT, vcpu->thread);
+				return exit_intr(vcpu);
+			}
+			return memory_fault_exit(vcpu, gfn, false, -EFAULT);
+		}
+		if (r != ACCESS_OK && r != ACCESS_CONSUMED_POISON)
+			return memory_fault_exit(vcpu, gfn, false, -EFAULT);
+		f = pfn_folio_lookup(kvm->host, pfn);
+		if (f && folio_test_large(f) && ((pfn - folio_pfn(f)) == ((gfn) & (folio_nr_pages(f) - 1))))
+			max_order = (int)folio_order(f);
+	}
+	ret = kvm_map_spte(kvm, slot, gfn, pfn, (unsigned int)max_order, private, write);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+int kvm_vcpu_guest_access(struct kvm_vcpu *vcpu, u64 gpa, bool write, int private,
+			  unsigned long *pfnp)
+{
+	struct kvm *kvm = vcpu->kvm;
+	gfn_t gfn = gpa >> PAGE_SHIFT;
+	struct kvm_memory_slot *slot;
+	struct kvm_spte *s;
+	bool attr_private, is_private;
+	unsigned long pfn;
+	struct page *p;
+	int ret;
+
+	vcpu->run.exit_reason = KVM_EXIT_UNKNOWN;
+	if (kvm->bugged)
+		return -EIO;
+	if (!vcpu->thread || vcpu->thread->exited)
+		return -ESRCH;
+	slot = gfn_to_memslot(kvm, gfn);
+	if (!slot) {
+		vcpu->run.exit_reason = KVM_EXIT_MMIO;
+		vcpu->run.mmio.phys_addr = gpa;
+		vcpu->run.mmio.is_write = write;
+		return 0;
+	}
+	attr_private = kvm_mem_is_private(kvm, gfn);
+	is_private = private < 0 ? attr_private : private;
+	if (is_private != attr_private)
+		return memory_fault_exit(vcpu, gfn, is_private, -EFAULT);
+	s = kvm_spte_lookup(kvm, gfn);
+	if (!s || s->private != is_private || (write && !s->writable)) {
+		if (s)
+			kvm_mmu_unmap_gfn_range(kvm, s->node.start, s->node.last + 1, KVM_FILTER_ALL);
+		ret = kvm_tdp_fault(vcpu, slot, gfn, write, is_private);
+		if (ret || vcpu->run.exit_reason)
+			return ret;
+		s = kvm_spte_lookup(kvm, gfn);
+		if (!s)
+			return -ENOMEM;
+	}
+	pfn = s->pfn + (unsigned long)(gfn - s->node.start);
+	p = page_lookup(kvm->host, pfn);
+	if (!p || !p->hw_bad)
+		return 0;	/* the access completes; the guest goes on */
+	*pfnp = pfn;
+	return KVM_ACCESS_MACHINE_CHECK;
+}
