@@ -407,6 +407,12 @@ struct task_struct {
 	int exit_signal;		/* the signal that killed it, 0 when alive */
 	struct list_head pending;	/* struct kernel_siginfo, delivered order */
 	unsigned long nr_signals;
+	/* x86 #MC task work (arch/x86): queued by the handler, run on return to user */
+	int mce_count;
+	unsigned long mce_pfn;
+	unsigned long mce_vaddr;
+	bool mce_ripv;
+	bool mce_task_work;
 };
 
 #define for_each_thread(leader, t) \

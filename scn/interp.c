@@ -247,6 +247,24 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 	}
 }
 
+/* The user address of a MAPPING+OFF location, or 0 for any other location. */
+static unsigned long loc_user_addr(struct scn_ctx *c, const char *v)
+{
+	char name[64];
+	const char *plus = strchr(v, '+');
+	size_t nl = plus ? (size_t)(plus - v) : strlen(v);
+	struct scn_obj *o;
+
+	if (nl >= sizeof(name))
+		return 0;
+	memcpy(name, v, nl);
+	name[nl] = '\0';
+	o = obj_find(c, name);
+	if (!o || o->kind != SYM_MAPPING)
+		return 0;
+	return o->addr + (unsigned long)(plus ? num(plus + 1, 0) : 0);
+}
+
 /* The location of an operation: at=LOC or pfn=N. */
 static int op_pfn(struct scn_ctx *c, const struct scn_stmt *st, unsigned long *pfnp)
 {
@@ -821,20 +839,50 @@ static int run_memory_failure(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+/*
+ * An uncorrected memory error seen by the x86 #MC handler. SRAR in user mode
+ * queues task work (kill_me_maybe) that runs on return to user, unless
+ * defer=yes keeps the task in the kernel (for the repeated-#MC rules); in
+ * kernel context it is a recoverable copy (kill_me_never). SRAO and UCNA go
+ * to memory_failure() from the MCE log.
+ */
 static int run_mce(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	struct task_struct *t = need_task(c, st, pos_val(st, 0));
+	const char *sev = scn_arg(st, "severity"), *ctx = scn_arg(st, "context");
 	unsigned long pfn, addr = 0;
+	int ret;
 
 	if (!t)
 		return -1;
-	if (resolve(c, st, pos_val(st, 1), &pfn, &addr, NULL))
+	if (resolve(c, st, pos_val(st, 1), &pfn, NULL, NULL))
 		return -1;
 	if (!pfn_valid(c->host, pfn))
 		return fail(c, st, "pfn %#lx is outside memory", pfn);
 	pfn_to_page(c->host, pfn)->hw_bad = true;
-	record_ret(c, "mce", mce_kill_me_maybe(t, pfn, addr, !scn_arg(st, "ripv") ||
-					      yes(scn_arg(st, "ripv"))));
+	if (sev && strcmp(sev, "srar")) {
+		record_ret(c, "mce", mce_async_error(c->host, strcmp(sev, "srao") ? MCE_UCNA : MCE_SRAO, pfn));
+		return 0;
+	}
+	if (ctx && !strcmp(ctx, "kernel")) {
+		record_ret(c, "mce", mce_kill_me_never(c->host, pfn));
+		return 0;
+	}
+	addr = loc_user_addr(c, pos_val(st, 1));
+	ret = mce_queue_task_work(t, pfn, addr, !scn_arg(st, "ripv") || yes(scn_arg(st, "ripv")));
+	if (!ret && !yes(scn_arg(st, "defer")))
+		ret = mce_task_work_run(t);
+	record_ret(c, "mce", ret);
+	return 0;
+}
+
+static int run_resume(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct task_struct *t = need_task(c, st, pos_val(st, 0));
+
+	if (!t)
+		return -1;
+	record_ret(c, "resume", mce_task_work_run(t));
 	return 0;
 }
 
@@ -1608,6 +1656,17 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 	return 0;
 }
 
+static int check_mce(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	const struct scn_arg *sev = scn_arg_find(st, "severity"), *ctx = scn_arg_find(st, "context");
+
+	if (sev && strcmp(sev->val, "srar") && strcmp(sev->val, "srao") && strcmp(sev->val, "ucna"))
+		return scn_errorf(err, st->line, sev->col + 9, "severity must be srar, srao or ucna");
+	if (ctx && strcmp(ctx->val, "user") && strcmp(ctx->val, "kernel"))
+		return scn_errorf(err, st->line, ctx->col + 8, "context must be user or kernel");
+	return 0;
+}
+
 static int check_sysctl(const struct scn_stmt *st, const void *syms, struct scn_error *err)
 {
 	static const char *const known[] = {
@@ -1745,7 +1804,10 @@ static const struct scn_key queue_keys[] = {
 	{ NULL, 0, false },
 };
 static const struct scn_key kick_keys[] = { { "cpu", 'n', false }, { NULL, 0, false } };
-static const struct scn_key mce_keys[] = { { "ripv", 'b', false }, { NULL, 0, false } };
+static const struct scn_key mce_keys[] = {
+	{ "ripv", 'b', false }, { "defer", 'b', false }, { "severity", 'w', false },
+	{ "context", 'w', false }, { NULL, 0, false },
+};
 static const struct scn_key madvise_keys[] = { { "len", 'n', false }, { NULL, 0, false } };
 static const char *const madvise_advice[] = { "MADV_HWPOISON", "MADV_SOFT_OFFLINE", NULL };
 static const struct scn_key soft_keys[] = {
@@ -1831,8 +1893,9 @@ const struct scn_verb scn_verbs[] = {
 	/* errors */
 	{ .name = "memory_failure", .pos = "", .keys = mf_keys, .run = run_memory_failure,
 	  .check = check_flags, .help = "memory_failure at=LOCATION|pfn=N [flags=MF_...] [task=TASK]" },
-	{ .name = "mce", .pos = "TL", .keys = mce_keys, .run = run_mce,
-	  .help = "mce TASK LOCATION [ripv=yes|no]" },
+	{ .name = "mce", .pos = "TL", .keys = mce_keys, .run = run_mce, .check = check_mce,
+	  .help = "mce TASK LOCATION [ripv=yes|no] [defer=yes] [severity=srar|srao|ucna] [context=user|kernel]" },
+	{ .name = "resume", .pos = "T", .run = run_resume, .help = "resume TASK" },
 	{ .name = "memory_failure_queue", .pos = "", .keys = queue_keys, .run = run_queue,
 	  .check = check_flags, .help = "memory_failure_queue at=LOCATION|pfn=N [flags=] [cpu=N]" },
 	{ .name = "kick", .pos = "", .keys = kick_keys, .run = run_kick, .help = "kick [cpu=N]" },
