@@ -21,9 +21,15 @@
 
 static int kvm_gmem_error_folio(struct address_space *mapping, struct folio *folio);
 
+static bool kvm_gmem_keep_user_mappings(struct address_space *mapping)
+{
+	return kvm_state(mapping->host)->gmem_mf_kill == GMEM_MF_KILL_CURRENT;
+}
+
 static const struct address_space_operations kvm_gmem_aops = {
 	.name = "guest_memfd",
 	.error_remove_folio = kvm_gmem_error_folio,
+	.keep_user_mappings = kvm_gmem_keep_user_mappings,
 };
 
 struct kvm_gmem *kvm_gmem_of_mapping(const struct address_space *mapping)
@@ -277,6 +283,13 @@ static int kvm_gmem_error_folio(struct address_space *mapping, struct folio *fol
 	if (!gmem)
 		return MF_DELAYED;
 	ks = kvm_state(mapping->host);
+	if (ks->gmem_mf_kill == GMEM_MF_KILL_CURRENT && mapping->host->current &&
+	    mapping->host->current->mm) {
+		/* The discussed alternative: kill whoever consumed it, touch nothing else. */
+		trace_note(mapping->host->trace, "guest_memfd: SIGKILL to %s:%d, which consumed the error",
+			   mapping->host->current->comm, mapping->host->current->pid);
+		do_send_sig_info(SIGKILL, mapping->host->current);
+	}
 	down_read(&mapping->invalidate_lock);
 	if (ks->gmem_mf_stage == GMEM_MF_INITIAL) {
 		kvm_gmem_invalidate(gmem, 0, ~0UL, KVM_FILTER_ALL);

@@ -58,6 +58,24 @@ enum gmem_mf_stage {
 
 extern const char *const gmem_mf_stage_names[__NR_GMEM_MF_STAGES];
 
+/* Who is killed when guest_memfd memory fails (seed 000's discussion). */
+enum gmem_mf_kill {
+	GMEM_MF_KILL_SIGBUS,		/* memory_failure() unmaps and signals mappers */
+	GMEM_MF_KILL_CURRENT,		/* SIGKILL current only; mappings stay */
+	__NR_GMEM_MF_KILLS,
+};
+
+extern const char *const gmem_mf_kill_names[__NR_GMEM_MF_KILLS];
+
+/* What KVM_BUG_ON() does with a confidential VM's memory (seed 001). */
+enum tdx_bug_policy {
+	TDX_BUG_HWPOISON,		/* set HWPoison on the private pages mapped in S-EPT */
+	TDX_BUG_BUGGY_CLEANUP,		/* bug the whole file: every page to memory_failure() */
+	__NR_TDX_BUG_POLICIES,
+};
+
+extern const char *const tdx_bug_policy_names[__NR_TDX_BUG_POLICIES];
+
 /* ---- objects --------------------------------------------------------------------- */
 
 struct kvm;
@@ -145,6 +163,8 @@ struct kvm_state {
 	struct list_head vms;
 	int next_vm_id;
 	enum gmem_mf_stage gmem_mf_stage;
+	enum gmem_mf_kill gmem_mf_kill;
+	enum tdx_bug_policy tdx_bug_policy;
 };
 
 /* ---- VMs, vCPUs, memslots (kvm_main.c) ----------------------------------------- */

@@ -20,6 +20,16 @@ const char *const gmem_mf_stage_names[__NR_GMEM_MF_STAGES] = {
 	[GMEM_MF_INITIAL] = "initial",
 };
 
+const char *const gmem_mf_kill_names[__NR_GMEM_MF_KILLS] = {
+	[GMEM_MF_KILL_SIGBUS] = "sigbus",
+	[GMEM_MF_KILL_CURRENT] = "sigkill_current",
+};
+
+const char *const tdx_bug_policy_names[__NR_TDX_BUG_POLICIES] = {
+	[TDX_BUG_HWPOISON] = "hwpoison",
+	[TDX_BUG_BUGGY_CLEANUP] = "buggy_cleanup",
+};
+
 /*
  * Models kvm_mmu_notifier_invalidate_range_start(): user mappings of the
  * VMM are going away, so stage-2 entries made from them go too.
@@ -94,26 +104,52 @@ void kvm_host_teardown(struct host *host)
 }
 
 /*
- * KVM_BUG_ON() on a confidential VM, as seed 001 proposes for TDX: the
- * private pages still mapped in the secure EPT are marked HWPoison
- * directly, with no memory_failure() call, because the TDX module may still
- * touch them. guest_memfd then refuses them on every fault and at free time.
+ * KVM_BUG_ON() on a confidential VM, as seed 001 proposes for TDX. The TDX
+ * module may still touch private pages, so they must never be handed out
+ * again. "hwpoison": the private pages still mapped in the secure EPT are
+ * marked HWPoison directly, with no memory_failure() call; guest_memfd then
+ * refuses them on every fault and at free time. "buggy_cleanup" (the
+ * alternative in the same thread): one callback bugs the whole file and
+ * hands every page of it to memory_failure().
  */
 void kvm_vm_bugged(struct kvm *kvm)
 {
+	struct kvm_state *ks = kvm_state(kvm->host);
 	struct range_node *n;
 	unsigned long marked = 0;
 
 	kvm->bugged = true;
 	if (!kvm_arch_has_private_mem(kvm))
 		return;
+	if (ks->tdx_bug_policy == TDX_BUG_BUGGY_CLEANUP) {
+		struct kvm_gmem *g;
+		struct task_struct *saved = kvm->host->current;
+
+		kvm->host->current = NULL;
+		list_for_each_entry(g, &kvm->gmems, node) {
+			struct range_node *c, *tmp;
+
+			g->failed = true;
+			rangemap_for_each(&g->file->f_mapping.i_pages, c, tmp) {
+				struct folio *f = container_of(c, struct folio, cache_node);
+				unsigned long pfn = folio_pfn(f), nr = folio_nr_pages(f);
+
+				for (unsigned long i = 0; i < nr; i++, marked++)
+					(void)memory_failure(kvm->host, pfn + i, 0);
+			}
+		}
+		kvm->host->current = saved;
+		trace_note(kvm->host->trace, "vm%d: KVM_BUG_ON: buggy cleanup handed %lu pages to memory_failure()",
+			   kvm->id, marked);
+		return;
+	}
 	for (n = rangemap_first(&kvm->stage2); n; n = rangemap_next(n)) {
 		struct kvm_spte *s = container_of(n, struct kvm_spte, node);
 
 		if (!s->private)
 			continue;
 		for (unsigned long i = 0; i < (1UL << s->order); i++, marked++)
-			SetPageHWPoison(pfn_to_page(kvm->host, s->pfn + i));
+			hwpoison_mark_page(pfn_to_page(kvm->host, s->pfn + i));
 	}
 	trace_note(kvm->host->trace, "vm%d: KVM_BUG_ON: %lu private pages marked HWPoison", kvm->id,
 		   marked);

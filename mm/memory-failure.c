@@ -215,6 +215,12 @@ static int action_result(struct host *host, unsigned long pfn, enum mf_action_pa
 	return ret;
 }
 
+void hwpoison_mark_page(struct page *p)
+{
+	if (!TestSetPageHWPoison(p))
+		num_poisoned_pages_inc(p->host, page_to_pfn(p));
+}
+
 /* ---- killing ---------------------------------------------------------------- */
 
 struct to_kill {
@@ -610,6 +616,9 @@ static bool hwpoison_user_mappings(struct host *host, struct folio *folio, struc
 	if (!(folio_test_lru(folio) || folio_test_hugetlb(folio)))
 		return true;
 	if (!folio_mapped(folio))
+		return true;
+	if (folio->mapping && folio->mapping->a_ops && folio->mapping->a_ops->keep_user_mappings &&
+	    folio->mapping->a_ops->keep_user_mappings(folio->mapping))
 		return true;
 
 	collect_procs(host, folio, p, &tokill, flags & MF_ACTION_REQUIRED);

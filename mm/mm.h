@@ -251,6 +251,12 @@ struct address_space_operations {
 	const char *name;
 	/* Returns 0, MF_DELAYED, or a negative errno. */
 	int (*error_remove_folio)(struct address_space *mapping, struct folio *folio);
+	/*
+	 * MODEL: no such hook in the kernel. For the "SIGKILL current only"
+	 * design discussed for guest_memfd: memory_failure() leaves the user
+	 * mappings (and their owners) alone when it returns true.
+	 */
+	bool (*keep_user_mappings)(struct address_space *mapping);
 };
 
 enum file_kind {
@@ -554,6 +560,11 @@ void folio_clear_hwpoison(struct folio *folio);
 bool folio_test_clear_hwpoison(struct folio *folio);
 /* Any raw page of @folio poisoned? */
 bool folio_contains_hwpoison(const struct folio *folio);
+/*
+ * Mark @page HWPoison outside memory_failure() (the KVM_BUG_ON path of seed
+ * 001), counting it in HardwareCorrupted. MODEL: see docs/divergences.md.
+ */
+void hwpoison_mark_page(struct page *page);
 int page_count(const struct page *page);
 
 /* page_alloc.c */

@@ -359,7 +359,24 @@ static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *
 			}
 		return fail(c, st, "gmem_mf_stage must be eventual or initial");
 	}
-	return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage)", key);
+	if (!strcmp(key, "gmem_mf_kill")) {
+		for (int i = 0; i < __NR_GMEM_MF_KILLS; i++)
+			if (!strcmp(val, gmem_mf_kill_names[i])) {
+				kvm_state(c->host)->gmem_mf_kill = (enum gmem_mf_kill)i;
+				return 0;
+			}
+		return fail(c, st, "gmem_mf_kill must be sigbus or sigkill_current");
+	}
+	if (!strcmp(key, "tdx_bug")) {
+		for (int i = 0; i < __NR_TDX_BUG_POLICIES; i++)
+			if (!strcmp(val, tdx_bug_policy_names[i])) {
+				kvm_state(c->host)->tdx_bug_policy = (enum tdx_bug_policy)i;
+				return 0;
+			}
+		return fail(c, st, "tdx_bug must be hwpoison or buggy_cleanup");
+	}
+	return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
+		    "gmem_mf_kill, tdx_bug)", key);
 }
 
 static int run_switch(struct scn_ctx *c, const struct scn_stmt *st)
@@ -1730,9 +1747,20 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 				return scn_errorf(err, st->line, a->col + 14, "gmem_mf_stage must be initial or eventual");
 			continue;
 		}
+		if (a->key && !strcmp(a->key, "gmem_mf_kill")) {
+			if (strcmp(a->val, "sigbus") && strcmp(a->val, "sigkill_current"))
+				return scn_errorf(err, st->line, a->col + 13, "gmem_mf_kill must be sigbus or sigkill_current");
+			continue;
+		}
+		if (a->key && !strcmp(a->key, "tdx_bug")) {
+			if (strcmp(a->val, "hwpoison") && strcmp(a->val, "buggy_cleanup"))
+				return scn_errorf(err, st->line, a->col + 8, "tdx_bug must be hwpoison or buggy_cleanup");
+			continue;
+		}
 		if (!a->key || strcmp(a->key, "panic_rule"))
 			return scn_errorf(err, st->line, a->col,
-					  "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage)",
+					  "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
+					  "gmem_mf_kill, tdx_bug)",
 					  a->key ? a->key : a->val);
 		for (k = 0; k < __NR_MF_PANIC_RULES; k++)
 			if (!strcmp(a->val, mf_panic_rule_names[k]))
@@ -1978,7 +2006,8 @@ static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!key)
 		return 0;
-	if (!strcmp(key, "panic_rule") || !strcmp(key, "mf_delayed_fix") || !strcmp(key, "gmem_mf_stage"))
+	if (!strcmp(key, "panic_rule") || !strcmp(key, "mf_delayed_fix") || !strcmp(key, "gmem_mf_stage") ||
+	    !strcmp(key, "gmem_mf_kill") || !strcmp(key, "tdx_bug"))
 		return set_switch(c, st, key, c->vary_val);
 	if (!strcmp(key, "vm.memory_failure_early_kill") && !scn_parse_num(c->vary_val, &v))
 		c->host->sysctl.memory_failure_early_kill = (int)v;

@@ -734,14 +734,24 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 				goto fail;
 			}
 			f->vary_line = st->line;
-			if (!strcmp(f->vary_key, "mf_delayed_fix") || !strcmp(f->vary_key, "gmem_mf_stage")) {
-				for (int k = 0; k < f->nvary; k++)
-					if (strcmp(f->vary_vals[k], "on") && strcmp(f->vary_vals[k], "off") &&
-					    strcmp(f->vary_vals[k], "initial") && strcmp(f->vary_vals[k], "eventual")) {
-						ret = errorf(err, st->line, a->col, "unknown value '%s' for %s",
-							     f->vary_vals[k], f->vary_key);
-						goto fail;
-					}
+			if (!strcmp(f->vary_key, "mf_delayed_fix") || !strcmp(f->vary_key, "gmem_mf_stage") ||
+			    !strcmp(f->vary_key, "gmem_mf_kill") || !strcmp(f->vary_key, "tdx_bug")) {
+				static const char *const ok[] = {
+					"on", "off", "initial", "eventual", "sigbus", "sigkill_current",
+					"hwpoison", "buggy_cleanup",
+				};
+
+				for (int k = 0; k < f->nvary; k++) {
+					bool known = false;
+
+					for (size_t j = 0; j < ARRAY_SIZE(ok); j++)
+						known |= !strcmp(f->vary_vals[k], ok[j]);
+					if (known)
+						continue;
+					ret = errorf(err, st->line, a->col, "unknown value '%s' for %s",
+						     f->vary_vals[k], f->vary_key);
+					goto fail;
+				}
 			} else if (!strcmp(f->vary_key, "panic_rule")) {
 				for (int k = 0; k < f->nvary; k++)
 					if (strcmp(f->vary_vals[k], "mainline") && strcmp(f->vary_vals[k], "v4") &&
@@ -752,7 +762,8 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 					}
 			} else if (strncmp(f->vary_key, "vm.", 3)) {
 				ret = errorf(err, st->line, a->col,
-					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage or a vm.* sysctl, not '%s'",
+					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage, gmem_mf_kill, tdx_bug "
+					     "or a vm.* sysctl, not '%s'",
 					     f->vary_key);
 				goto fail;
 			}
