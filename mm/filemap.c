@@ -130,6 +130,7 @@ void fput(struct file *file)
 	if (file->f_op && file->f_op->release)
 		file->f_op->release(file);
 	truncate_inode_pages_range(&file->f_mapping, 0, U64_MAX);
+	hugetlb_unreserve_pages(file);
 	if (file->spool)
 		hugepage_put_subpool(file->spool);
 	list_del(&file->list);
@@ -237,7 +238,7 @@ struct folio *filemap_grab_folio(struct file *file, pgoff_t index, int *errp)
 	if (folio)
 		return folio;
 	if (file->kind == FILE_HUGETLBFS) {
-		folio = alloc_hugetlb_folio(host, file->hstate, 0, file->spool);
+		folio = alloc_hugetlb_folio(host, file->hstate, 0, file->spool, &file->resv_hpages);
 		if (IS_ERR(folio)) {
 			*errp = (int)PTR_ERR(folio);
 			return NULL;

@@ -8,9 +8,11 @@
  * dequeue_hugetlb_folio_node_exact(), hugepage_new_subpool();
  * mm/memory-failure.c: folio_clear_hugetlb_hwpoison().
  *
- * MODEL: no reservation maps: a subpool's min_hpages and a file's
- * reservation are counted, not tracked per range. No surplus pages and no
- * overcommit. No vmemmap optimization (HVO): every folio can be dissolved.
+ * MODEL: no reservation maps: a shared mapping reserves the pages of its
+ * range not yet in the page cache, counted per file rather than per range,
+ * and the reservation goes with the file. Surplus pages come only from
+ * overcommit at allocation (gather_surplus_pages() is not modelled).
+ * No vmemmap optimization (HVO): every folio can be dissolved.
  * A poisoned folio that is freed is dissolved at once (the kernel enqueues
  * it, its dequeue skips it, and it is dissolved later); the pool counts are
  * the same once it is gone.
@@ -158,16 +160,77 @@ void hugepage_put_subpool(struct hugepage_subpool *spool)
 		kfree(spool);
 }
 
-struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
-				  struct hugepage_subpool *spool)
+/* A fresh page beyond the pool, within nr_overcommit_hugepages. */
+static struct folio *alloc_surplus_hugetlb_folio(struct host *host, struct hstate *h, int nid)
 {
 	struct folio *folio = NULL;
+
+	if (h->surplus_huge_pages >= h->nr_overcommit_huge_pages)
+		return NULL;
+	for (int i = 0; i < host->nr_nodes && !folio; i++) {
+		int n = (nid + i) % host->nr_nodes;
+
+		if (!alloc_fresh_hugetlb_folio(host, h, n))
+			continue;
+		folio = dequeue_hugetlb_folio_node_exact(h, n);
+		if (folio) {
+			h->surplus_huge_pages++;
+			h->surplus_huge_pages_node[n]++;
+		}
+	}
+	return folio;
+}
+
+int hugetlb_reserve_pages(struct file *file, pgoff_t from, pgoff_t to)
+{
+	struct hstate *h = file->hstate;
+	struct host *host = file->f_mapping.host;
+	long needed = 0;
+
+	for (pgoff_t i = from; i < to; i++)
+		if (!filemap_get_folio(&file->f_mapping, i << h->order))
+			needed++;
+	needed -= file->resv_hpages;
+	if (needed <= 0)
+		return 0;
+	mutex_lock(&host->hugetlb_lock);
+	if ((long)(h->free_huge_pages - h->resv_huge_pages) < needed) {
+		mutex_unlock(&host->hugetlb_lock);
+		return -ENOMEM;
+	}
+	h->resv_huge_pages += (unsigned long)needed;
+	file->resv_hpages += needed;
+	mutex_unlock(&host->hugetlb_lock);
+	return 0;
+}
+
+void hugetlb_unreserve_pages(struct file *file)
+{
+	if (!file->hstate || !file->resv_hpages)
+		return;
+	file->hstate->resv_huge_pages -= (unsigned long)file->resv_hpages;
+	file->resv_hpages = 0;
+}
+
+struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
+				  struct hugepage_subpool *spool, long *resv)
+{
+	struct folio *folio = NULL;
+	bool reserved = resv && *resv > 0;
 
 	if (spool && spool->max_hpages >= 0 && spool->used_hpages >= spool->max_hpages)
 		return ERR_PTR(-ENOSPC);
 	mutex_lock(&host->hugetlb_lock);
-	for (int i = 0; i < host->nr_nodes && !folio; i++)
-		folio = dequeue_hugetlb_folio_node_exact(h, (nid + i) % host->nr_nodes);
+	/* Unreserved allocations may not take pages others have reserved. */
+	if (reserved || h->free_huge_pages > h->resv_huge_pages)
+		for (int i = 0; i < host->nr_nodes && !folio; i++)
+			folio = dequeue_hugetlb_folio_node_exact(h, (nid + i) % host->nr_nodes);
+	if (!folio && !reserved)
+		folio = alloc_surplus_hugetlb_folio(host, h, nid);
+	if (folio && reserved) {
+		(*resv)--;
+		h->resv_huge_pages--;
+	}
 	mutex_unlock(&host->hugetlb_lock);
 	if (!folio)
 		return ERR_PTR(-ENOMEM);
@@ -196,10 +259,16 @@ void free_huge_folio(struct folio *folio)
 	folio->anon_vma = NULL;
 	folio->flags &= (1UL << PG_head) | (1UL << PG_hugetlb_raw_hwp_unreliable);
 	mutex_lock(&host->hugetlb_lock);
-	if (folio_test_hwpoison(folio))
+	if (folio_test_hwpoison(folio)) {
 		update_and_free_hugetlb_folio(h, folio);
-	else
+	} else if (h->surplus_huge_pages_node[folio->nid]) {
+		/* A surplus page goes back to buddy when freed. */
+		h->surplus_huge_pages--;
+		h->surplus_huge_pages_node[folio->nid]--;
+		update_and_free_hugetlb_folio(h, folio);
+	} else {
 		enqueue_hugetlb_folio(h, folio);
+	}
 	mutex_unlock(&host->hugetlb_lock);
 }
 

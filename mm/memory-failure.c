@@ -1318,7 +1318,7 @@ static int migrate_folio_away(struct host *host, struct folio *folio)
 	struct address_space *mapping = folio->mapping;
 
 	if (folio_test_hugetlb(folio)) {
-		dst = alloc_hugetlb_folio(host, folio->hstate, folio->nid, NULL);
+		dst = alloc_hugetlb_folio(host, folio->hstate, folio->nid, NULL, NULL);
 		if (IS_ERR(dst))
 			return -ENOMEM;
 		/* In use from now on: rebuilt below with the source's holders. */

@@ -358,6 +358,20 @@ unsigned long do_mmap(struct task_struct *t, struct file *file, unsigned long ad
 		*errp = -EEXIST;
 		return 0;
 	}
+	if (file && file->kind == FILE_HUGETLBFS && (vm_flags & VM_SHARED)) {
+		pgoff_t hpages = (pgoff_t)(len >> (PAGE_SHIFT + h->order));
+
+		*errp = hugetlb_reserve_pages(file, pgoff >> h->order, (pgoff >> h->order) + hpages);
+		if (*errp) {
+			rangemap_erase(&mm->mm_mt, &vma->node);
+			if (vma->anon_vma) {
+				list_del(&vma->anon_vma_node);
+				kfree(vma->anon_vma);
+			}
+			kfree(vma);
+			return 0;
+		}
+	}
 	if (file) {
 		vma->vm_file = file;
 		file->refs++;
@@ -417,7 +431,7 @@ static struct folio *fault_anon(struct vm_area_struct *vma, unsigned long addr,
 		struct hstate *h = vma->vm_hstate;
 
 		haddr = ALIGN_DOWN(addr, PAGE_SIZE << h->order);
-		folio = alloc_hugetlb_folio(host, h, 0, NULL);
+		folio = alloc_hugetlb_folio(host, h, 0, NULL, NULL);
 		if (IS_ERR(folio))
 			return NULL;
 		order = h->order;

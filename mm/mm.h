@@ -315,6 +315,7 @@ struct file {
 	u64 i_size;
 	struct hstate *hstate;		/* hugetlbfs */
 	struct hugepage_subpool *spool;
+	long resv_hpages;		/* HugeTLB pages reserved for this file's mappings */
 	int refs;			/* open fds and mappings */
 	int f_err;			/* errseq position of this open file */
 };
@@ -591,8 +592,16 @@ unsigned long node_free_pages(const struct host *host, int nid);
 struct hstate *size_to_hstate(struct host *host, unsigned long size);
 struct hstate *hstate_of_order(struct host *host, unsigned int order);
 int set_max_huge_pages(struct hstate *h, struct host *host, unsigned long count, int nid);
+/*
+ * Allocate a HugeTLB folio: from @resv (a file's reservation) when it has
+ * one, else from the unreserved free pages, else a surplus page within
+ * nr_overcommit_hugepages. ERR_PTR(-ENOMEM) or -ENOSPC (subpool full).
+ */
 struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
-				  struct hugepage_subpool *spool);
+				  struct hugepage_subpool *spool, long *resv);
+/* Reserve pages for a shared hugetlbfs mapping of [from, to) (huge-page indexes). */
+int hugetlb_reserve_pages(struct file *file, pgoff_t from, pgoff_t to);
+void hugetlb_unreserve_pages(struct file *file);
 void free_huge_folio(struct folio *folio);
 int dissolve_free_hugetlb_folio(struct folio *folio);
 struct hugepage_subpool *hugepage_new_subpool(struct hstate *h, long max_hpages, long min_hpages);

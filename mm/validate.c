@@ -132,6 +132,11 @@ static int validate_hugetlb(struct host *host)
 		}
 		if (free != h->free_huge_pages || nr != h->nr_huge_pages)
 			return BROKEN(host, "%s: pool counts disagree", h->name);
+		if (h->resv_huge_pages > h->free_huge_pages)
+			return BROKEN(host, "%s: %lu pages reserved but only %lu free", h->name,
+				      h->resv_huge_pages, h->free_huge_pages);
+		if (h->surplus_huge_pages > h->nr_huge_pages)
+			return BROKEN(host, "%s: more surplus pages than pages", h->name);
 	}
 	return 0;
 }

@@ -765,8 +765,11 @@ static int run_nr_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!h || nid >= c->host->nr_nodes)
 		return fail(c, st, "pagesize must be 2M or 1G and node an existing node");
-	record_ret(c, "nr_hugepages",
-		   set_max_huge_pages(h, c->host, (unsigned long)num(scn_arg(st, "count"), 0), nid));
+	if (scn_arg(st, "overcommit"))
+		h->nr_overcommit_huge_pages = (unsigned long)num(scn_arg(st, "overcommit"), 0);
+	if (scn_arg(st, "count"))
+		record_ret(c, "nr_hugepages",
+			   set_max_huge_pages(h, c->host, (unsigned long)num(scn_arg(st, "count"), 0), nid));
 	return 0;
 }
 
@@ -1454,8 +1457,12 @@ static int expect_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
 			got = h->nr_huge_pages;
 		else if (!strcmp(a->key, "free"))
 			got = h->free_huge_pages;
+		else if (!strcmp(a->key, "resv"))
+			got = h->resv_huge_pages;
+		else if (!strcmp(a->key, "surplus"))
+			got = h->surplus_huge_pages;
 		else
-			return fail(c, st, "unknown pool count '%s' (total, free)", a->key);
+			return fail(c, st, "unknown pool count '%s' (total, free, resv, surplus)", a->key);
 		if (got != num(a->val, 0))
 			return fail(c, st, "expected %s %s=%s, got %lu", h->name, a->key, a->val, got);
 	}
@@ -1805,7 +1812,8 @@ static const char *const kernel_kinds[] = {
 	"slab", "pagetable", "large_kmalloc", "high_order", "driver", "inflight", "reserved", NULL,
 };
 static const struct scn_key hugepages_keys[] = {
-	{ "pagesize", 'n', true }, { "count", 'n', true }, { "node", 'n', false }, { NULL, 0, false },
+	{ "pagesize", 'n', true }, { "count", 'n', false }, { "node", 'n', false },
+	{ "overcommit", 'n', false }, { NULL, 0, false },
 };
 static const struct scn_key race_keys[] = {
 	{ "at", 'l', true }, { "order", 'n', false }, { NULL, 0, false },
@@ -1912,7 +1920,7 @@ const struct scn_verb scn_verbs[] = {
 	{ .name = "swapcache", .pos = "L", .run = run_swapcache, .help = "swapcache MAPPING+OFFSET" },
 	{ .name = "exit", .pos = "P", .run = run_exit, .help = "exit PROCESS" },
 	{ .name = "nr_hugepages", .pos = "", .keys = hugepages_keys, .run = run_nr_hugepages,
-	  .help = "nr_hugepages pagesize=2M|1G count=N [node=N]" },
+	  .help = "nr_hugepages pagesize=2M|1G [count=N] [node=N] [overcommit=N]" },
 	{ .name = "race", .pos = "WW", .keys = race_keys, .words = race_words, .run = run_race,
 	  .check = check_race,
 	  .help = "race memory_failure:after_get_hwpoison_page|memory_failure:before_take_page_off_buddy alloc at=LOCATION [order=N]" },

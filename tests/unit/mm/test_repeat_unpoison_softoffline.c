@@ -485,7 +485,7 @@ TEST(soft_offline_in_use_hugetlb_migrates_and_dissolves)
 	T_VALIDATE(&th);
 	/* Every other free page can still be handed out, and the used one is not among them. */
 	for (int i = 0; i < 6; i++) {
-		struct folio *g = alloc_hugetlb_folio(th.host, h, 0, NULL);
+		struct folio *g = alloc_hugetlb_folio(th.host, h, 0, NULL, NULL);
 
 		ASSERT_NOT_NULL(g);
 		EXPECT_TRUE(g != now);
