@@ -5,6 +5,7 @@
 
 #define GMF_VERSION "0.1.0"
 
+int cmd_conformance(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 

@@ -13,6 +13,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
+	{ "conformance", cmd_conformance, "guest_memfd uAPI cases on the model and on real KVM, compared" },
 	{ "demo", cmd_demo, "a built-in demonstration: memory failures of different kinds" },
 	{ "run", cmd_run, "run scenario files and check their expectations" },
 };
@@ -21,7 +22,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: gmf [--help] [--version] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n'gmf COMMAND --help' describes a command; 'man docs/gmf.1' has the details.\n");
 }
 

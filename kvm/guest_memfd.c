@@ -213,14 +213,17 @@ void kvm_gmem_close(struct kvm_gmem *gmem)
 	fput(gmem->file);
 }
 
-int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct kvm_gmem *gmem, u64 offset)
+int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct file *file, u64 offset)
 {
 	pgoff_t start = (pgoff_t)(offset >> PAGE_SHIFT), end = start + slot->npages;
 	struct kvm_memory_slot *other;
+	struct kvm_gmem *gmem;
 
-	if (!gmem || !gmem->file)
+	if (!file)
 		return -EBADF;
-	if (gmem->kvm != kvm)
+	/* Not a guest_memfd, or one of another VM. */
+	gmem = kvm_gmem_of_mapping(&file->f_mapping);
+	if (!gmem || gmem->kvm != kvm)
 		return -EINVAL;
 	if (offset + ((u64)slot->npages << PAGE_SHIFT) > gmem->file->i_size)
 		return -EINVAL;

@@ -186,7 +186,7 @@ struct kvm_userspace_memory_region2 {
 	u64 memory_size;
 	u64 userspace_addr;
 	u64 guest_memfd_offset;
-	struct kvm_gmem *guest_memfd;	/* MODEL: the file itself, not an fd number */
+	struct file *guest_memfd;	/* MODEL: the file itself, not an fd number */
 	bool guest_memfd_valid;		/* MODEL: false stands for a bad fd (EBADF) */
 };
 
@@ -207,8 +207,7 @@ u64 kvm_gmem_supported_flags(const struct kvm *kvm);
 int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len);
 int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
 		     unsigned long *pfn, int *max_order);
-int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct kvm_gmem *gmem,
-		  u64 offset);
+int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct file *file, u64 offset);
 void kvm_gmem_unbind(struct kvm_memory_slot *slot);
 struct kvm_gmem *kvm_gmem_of_mapping(const struct address_space *mapping);
 /*

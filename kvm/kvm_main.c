@@ -270,9 +270,9 @@ static int check_memory_region_flags(const struct kvm *kvm, const struct kvm_use
 {
 	u32 valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY;
 
-	/* Dirty logging of private memory is not supported. */
+	/* Neither dirty logging nor read-only memslots with guest_memfd. */
 	if (mem->flags & KVM_MEM_GUEST_MEMFD)
-		valid &= ~KVM_MEM_LOG_DIRTY_PAGES;
+		valid &= ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY);
 	return mem->flags & ~valid ? -EINVAL : 0;
 }
 
@@ -333,12 +333,8 @@ int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memo
 	slot->node.last = (unsigned long)slot->base_gfn + slot->npages - 1;
 	INIT_LIST_HEAD(&slot->gmem_node);
 	if (mem->flags & KVM_MEM_GUEST_MEMFD) {
-		if (!mem->guest_memfd_valid) {
-			ret = -EBADF;
-			kfree(slot);
-			goto out;
-		}
-		ret = kvm_gmem_bind(kvm, slot, mem->guest_memfd, mem->guest_memfd_offset);
+		ret = kvm_gmem_bind(kvm, slot, mem->guest_memfd_valid ? mem->guest_memfd : NULL,
+				    mem->guest_memfd_offset);
 		if (ret) {
 			kfree(slot);
 			goto out;

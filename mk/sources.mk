@@ -43,6 +43,7 @@ VMM_SRCS := \
 LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(SCN_SRCS) $(VMM_SRCS)
 
 CLI_SRCS := \
+	cli/conformance.c \
 	cli/demo.c \
 	cli/main.c \
 	cli/run.c

@@ -69,6 +69,28 @@ for bin in ${FUZZ_REPLAY:-}; do
 	run_suite "fuzz/${name#fuzz_}" "$bin" "fuzz/${name#fuzz_}" "tests/fuzz/corpus/${name#fuzz_}"
 done
 
+# guest_memfd uAPI cases on the model and on real KVM (gmf conformance): each
+# compared case is a test, "same" passes and "DIFF" fails; model-only cases
+# are not counted; exit 77 (no /dev/kvm or guest_memfd) skips.
+conformance_suite() {
+	local out rc
+	out=$("$1" conformance)
+	rc=$?
+	awk '
+	/^conformance: [0-9]+ same, [0-9]+ different, [0-9]+ model-only$/ {
+		print "# " $0
+		printf "# conformance: %d passed, %d failed, 0 skipped\n", $2, $4
+		next
+	}
+	$NF == "same" { printf "ok %d %s\n", ++n, $1; next }
+	$NF == "DIFF" { $NF = ""; printf "not ok %d %s\n", ++n, $0; next }
+	/^( |#)/ { print; next }
+	{ print "# " $0 }' <<<"$out"
+	return $rc
+}
+export -f conformance_suite
+run_suite conformance bash -c 'conformance_suite "$1"' conformance "$GMF"
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 

@@ -138,11 +138,11 @@ TEST(memslot_binding_rules)
 	go = kvm_gmem_create(other.kvm, 2 << 20, 0, &err);
 	m.flags = KVM_MEM_GUEST_MEMFD;
 	m.memory_size = 2 << 20;
-	m.guest_memfd = g4;
+	m.guest_memfd = g4->file;
 	m.guest_memfd_valid = true;
 	m.guest_memfd_offset = 4095;
 	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EINVAL);
-	m.guest_memfd = g;
+	m.guest_memfd = g->file;
 	m.guest_memfd_offset = 4096;
 	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EINVAL);	/* beyond the file */
 	m.guest_memfd_offset = 0;
@@ -152,9 +152,9 @@ TEST(memslot_binding_rules)
 	m.guest_phys_addr = 0xfff;
 	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EINVAL);
 	m.guest_phys_addr = 0;
-	m.guest_memfd = go;
+	m.guest_memfd = go->file;
 	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EINVAL);	/* another VM's */
-	m.guest_memfd = g;
+	m.guest_memfd = g->file;
 	m.guest_memfd_valid = false;
 	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EBADF);
 	m.guest_memfd_valid = true;
@@ -162,7 +162,7 @@ TEST(memslot_binding_rules)
 	/* A second slot over the same file range: EINVAL; over the same gpa: EEXIST. */
 	m.slot = 1;
 	m.guest_phys_addr = 4 << 20;
-	m.guest_memfd = g4;
+	m.guest_memfd = g4->file;
 	m.guest_memfd_offset = 0;
 	EXPECT_OK(kvm_set_user_memory_region2(v.kvm, &m));
 	m.slot = 2;
@@ -173,6 +173,15 @@ TEST(memslot_binding_rules)
 	m.guest_phys_addr = 1 << 20;
 	m.guest_memfd_offset = 2 << 20;
 	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EEXIST);
+	/* Read-only memslots cannot be backed by guest_memfd. */
+	m.slot = 3;
+	m.flags |= KVM_MEM_READONLY;
+	m.guest_phys_addr = 16 << 20;
+	m.memory_size = 1 << 20;
+	m.guest_memfd_offset = 0;
+	m.guest_memfd = go->file;
+	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EINVAL);
+	m.flags = KVM_MEM_GUEST_MEMFD;
 	/* Deleting a slot that does not exist. */
 	m.slot = 9;
 	m.memory_size = 0;
@@ -200,7 +209,7 @@ TEST(private_gmem_consumed_error_and_mf_delayed_fix)
 		t_vm_init(&v, KVM_X86_SW_PROTECTED_VM);
 		v.th.host->sysctl.mf_delayed_fix = fix;
 		g = kvm_gmem_create(v.kvm, 2 << 20, 0, &err);
-		m.guest_memfd = g;
+		m.guest_memfd = g->file;
 		ASSERT_OK(kvm_set_user_memory_region2(v.kvm, &m));
 		ASSERT_OK(kvm_vm_set_mem_attributes(v.kvm, 0, 2 << 20, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0));
 		ASSERT_OK(x86_vcpu_access(v.vcpu, 0x5000, true, -1));
@@ -274,7 +283,7 @@ TEST(initial_stage_unmaps_whole_file)
 	t_vm_init(&v, KVM_X86_DEFAULT_VM);
 	kvm_state(v.th.host)->gmem_mf_stage = GMEM_MF_INITIAL;
 	g = kvm_gmem_create(v.kvm, 2 << 20, GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED, &err);
-	m.guest_memfd = g;
+	m.guest_memfd = g->file;
 	ASSERT_OK(kvm_set_user_memory_region2(v.kvm, &m));
 	addr = do_mmap(v.vmm, g->file, 0, 2 << 20, VM_READ | VM_WRITE | VM_SHARED, 0, &err);
 	t_touch(v.vmm, addr, true);
