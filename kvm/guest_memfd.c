@@ -45,9 +45,16 @@ static struct kvm_gmem *file_gmem(struct file *file)
 u64 kvm_gmem_supported_flags(const struct kvm *kvm)
 {
 	/* Shared (mmap-able) guest_memfd needs a VM type that can share: not SNP or TDX. */
+	u64 huge = GUESTMEM_HUGETLB_FLAG_MASK << GUESTMEM_HUGETLB_FLAG_SHIFT;
+
 	if (kvm->type == KVM_X86_SNP_VM || kvm->type == KVM_X86_TDX_VM)
-		return 0;
-	return GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+		return huge;
+	return GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | huge;
+}
+
+static unsigned long gmem_nr(const struct kvm_gmem *gmem)
+{
+	return gmem->h ? pages_per_huge_page(gmem->h) : 1;
 }
 
 /* Zap the stage-2 mappings of file pages [start, end) in every bound memslot. */
@@ -89,9 +96,71 @@ static int kvm_gmem_mmap(struct file *file, unsigned long vm_flags)
 	return 0;
 }
 
+static bool range_has_shared(struct kvm_gmem *gmem, pgoff_t base, unsigned long nr)
+{
+	return attr_first_not(&gmem->private, base, base + nr - 1, true) <= base + nr - 1;
+}
+
+/*
+ * The folio caching @index, allocated if need be. With HugeTLB backing a
+ * huge folio comes from the file's reservation and is split at once when
+ * part of its range is shared; a freed piece of a split page is reused.
+ */
 static struct folio *kvm_gmem_get_folio(struct kvm_gmem *gmem, pgoff_t index, int *errp)
 {
-	return filemap_grab_folio(gmem->file, index, errp);
+	struct address_space *mapping = &gmem->file->f_mapping;
+	struct host *host = mapping->host;
+	unsigned long nr = gmem_nr(gmem);
+	struct guestmem_split *gs;
+	struct folio *folio;
+	pgoff_t base;
+	int ret;
+
+	if (!gmem->h)
+		return filemap_grab_folio(gmem->file, index, errp);
+	*errp = 0;
+	folio = filemap_get_folio(mapping, index);
+	if (folio)
+		return folio;
+	if ((u64)index << PAGE_SHIFT >= gmem->file->i_size) {
+		*errp = -EFAULT;
+		return NULL;
+	}
+	gs = guestmem_split_find(mapping, index);
+	if (gs) {
+		folio = guestmem_hugetlb_reuse(mapping, gs, index);
+		if (!folio)
+			*errp = -EHWPOISON;	/* a poisoned piece is never handed out again */
+		return folio;
+	}
+	base = ALIGN_DOWN(index, nr);
+	folio = alloc_hugetlb_folio(host, gmem->h, 0, gmem->file->spool, &gmem->file->resv_hpages);
+	if (IS_ERR(folio)) {
+		*errp = (int)PTR_ERR(folio);
+		return NULL;
+	}
+	ret = filemap_add_folio(mapping, folio, base);
+	folio_put(folio);	/* the page cache holds it now */
+	if (ret) {
+		*errp = ret;
+		return NULL;
+	}
+	/*
+	 * MODEL: the RFC's folios are not hugetlb_migratable, so a real error
+	 * takes memory_failure()'s RETRY path; the eventual design is taken to
+	 * handle them like any in-use HugeTLB folio.
+	 */
+	if (kvm_state(host)->gmem_mf_stage == GMEM_MF_INITIAL)
+		folio_clear_hugetlb_migratable(folio);
+	if (range_has_shared(gmem, base, nr)) {
+		ret = guestmem_hugetlb_split(folio);
+		if (ret) {
+			*errp = ret;
+			return NULL;
+		}
+		folio = filemap_get_folio(mapping, index);
+	}
+	return folio;
 }
 
 /* Models kvm_gmem_fault_user_mapping(). */
@@ -138,7 +207,9 @@ static const struct file_operations kvm_gmem_fops = {
 struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp)
 {
 	struct kvm_gmem *gmem;
+	struct hstate *h = NULL;
 	struct file *file;
+	unsigned int shift;
 	char name[32];
 
 	*errp = 0;
@@ -149,6 +220,14 @@ struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp
 	if (!size || size & (PAGE_SIZE - 1) || (s64)size < 0) {
 		*errp = -EINVAL;
 		return NULL;
+	}
+	shift = (flags >> GUESTMEM_HUGETLB_FLAG_SHIFT) & GUESTMEM_HUGETLB_FLAG_MASK;
+	if (shift) {
+		h = size_to_hstate(kvm->host, 1UL << shift);
+		if (!h || size % (PAGE_SIZE << h->order)) {
+			*errp = -EINVAL;
+			return NULL;
+		}
 	}
 	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL);
 	if (!gmem) {
@@ -170,6 +249,22 @@ struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp
 		*errp = (int)PTR_ERR(file);
 		return NULL;
 	}
+	if (h) {
+		/* guestmem_hugetlb's inode_setup: a subpool reserving the whole file. */
+		long n = (long)(size >> (PAGE_SHIFT + h->order));
+
+		file->hstate = h;
+		file->spool = hugepage_new_subpool(h, n, n);
+		if (!file->spool || (long)(h->free_huge_pages - h->resv_huge_pages) < n) {
+			fput(file);
+			attr_clear_all(&gmem->private);
+			kfree(gmem);
+			*errp = -ENOMEM;
+			return NULL;
+		}
+		h->resv_huge_pages += (unsigned long)n;
+		file->resv_hpages = n;
+	}
 	file->f_op = &kvm_gmem_fops;
 	file->private_data = gmem;
 	file->f_mapping.a_ops = &kvm_gmem_aops;
@@ -178,6 +273,7 @@ struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp
 	gmem->file = file;
 	gmem->kvm = kvm;
 	gmem->flags = flags;
+	gmem->h = h;
 	gmem->fd_open = true;
 	INIT_LIST_HEAD(&gmem->bindings);
 	list_add_tail(&gmem->node, &kvm->gmems);
@@ -199,6 +295,7 @@ static void kvm_gmem_release(struct file *file)
 	}
 	list_del(&gmem->node);
 	attr_clear_all(&gmem->private);
+	guestmem_hugetlb_forget_mapping(&file->f_mapping);
 	file->private_data = NULL;
 	file->f_mapping.private_data = NULL;
 	kfree(gmem);
@@ -247,6 +344,7 @@ void kvm_gmem_unbind(struct kvm_memory_slot *slot)
 int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len)
 {
 	struct address_space *mapping = &gmem->file->f_mapping;
+	u64 align = PAGE_SIZE * gmem_nr(gmem);
 	pgoff_t start, end;
 	int err = 0;
 
@@ -254,14 +352,23 @@ int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len)
 		return -EOPNOTSUPP;
 	if ((offset | len) & (PAGE_SIZE - 1) || !len)
 		return -EINVAL;
+	/* MODEL: HugeTLB backing works in whole huge pages. */
+	if ((offset | len) & (align - 1))
+		return -EINVAL;
 	start = (pgoff_t)(offset >> PAGE_SHIFT);
 	end = (pgoff_t)((offset + len) >> PAGE_SHIFT);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		down_write(&mapping->invalidate_lock);
-		kvm_gmem_invalidate(gmem, start, end, KVM_FILTER_ALL);
-		truncate_inode_pages_range(mapping, offset, offset + len - 1);
+		/* A split huge page is merged first: it goes back to the file whole. */
+		for (pgoff_t i = start; gmem->h && i < end && !err; i += gmem_nr(gmem))
+			if (guestmem_split_find(mapping, i))
+				err = guestmem_hugetlb_merge(mapping, i);
+		if (!err) {
+			kvm_gmem_invalidate(gmem, start, end, KVM_FILTER_ALL);
+			truncate_inode_pages_range(mapping, offset, offset + len - 1);
+		}
 		up_write(&mapping->invalidate_lock);
-		return 0;
+		return err;
 	}
 	if (offset + len > gmem->file->i_size)
 		return -EINVAL;
@@ -299,6 +406,17 @@ static int kvm_gmem_error_folio(struct address_space *mapping, struct folio *fol
 		kvm_gmem_unmap_user(gmem, 0, ~0UL);
 		gmem->failed = true;
 		trace_note(mapping->host->trace, "guest_memfd: the whole file is unmapped and stops working");
+	} else if (folio_test_hugetlb(folio)) {
+		/*
+		 * The eventual design: split the huge folio and unmap only the
+		 * failed page. The stage-2 mapping is huge, so all of it goes;
+		 * the guest faults the healthy pieces back in at 4K.
+		 */
+		pgoff_t index = folio->index, nr = folio_nr_pages(folio);
+
+		kvm_gmem_invalidate(gmem, index, index + nr, KVM_FILTER_ALL);
+		if (guestmem_hugetlb_split(folio))
+			trace_note(mapping->host->trace, "guest_memfd: cannot split the poisoned huge page");
 	} else {
 		kvm_gmem_invalidate(gmem, folio->index, folio->index + folio_nr_pages(folio),
 				    KVM_FILTER_ALL);
@@ -332,7 +450,24 @@ int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
 		return -EHWPOISON;
 	*pfn = folio_pfn(folio) + (index - folio->index);
 	*max_order = 0;
+	/* A huge mapping needs the file offset and the gfn to line up. */
+	if (folio_test_large(folio) &&
+	    !((slot->gmem.pgoff - slot->base_gfn) & (folio_nr_pages(folio) - 1)))
+		*max_order = (int)folio_order(folio);
 	return 0;
+}
+
+/* The safe-refcount check of a conversion to private: the page cache's references only. */
+static bool conversion_safe(struct kvm_gmem *gmem, struct folio *f)
+{
+	int extra = 0;
+
+	/* The eventual design lets a poisoned piece stay split inside private memory. */
+	if (gmem->h && f->page_type == PGTY_guestmem_hugetlb &&
+	    kvm_state(gmem->kvm->host)->gmem_mf_stage == GMEM_MF_EVENTUAL)
+		extra = f->mf_pins;
+	return !folio_mapped(f) && !f->_pincount &&
+	       folio_ref_count(f) == (int)folio_nr_pages(f) + extra;
 }
 
 int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 attributes,
@@ -340,7 +475,8 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 {
 	struct address_space *mapping = &gmem->file->f_mapping;
 	bool to_private = attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE;
-	pgoff_t start, end;
+	unsigned long nr = gmem_nr(gmem);
+	pgoff_t start, end, rstart, rend;
 	struct range_node *n, *tmp;
 	int ret;
 
@@ -350,6 +486,9 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 		return -EINVAL;
 	start = (pgoff_t)(offset >> PAGE_SHIFT);
 	end = (pgoff_t)((offset + size) >> PAGE_SHIFT);
+	/* Invalidation is rounded to the huge page. */
+	rstart = ALIGN_DOWN(start, nr);
+	rend = ALIGN(end, nr);
 	down_write(&mapping->invalidate_lock);
 	if (to_private) {
 		/* Userspace must not keep the pages: unmap, then the safe-refcount check. */
@@ -357,17 +496,38 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 		rangemap_for_each_in(&mapping->i_pages, n, tmp, start, end - 1) {
 			struct folio *f = container_of(n, struct folio, cache_node);
 
-			if (folio_ref_count(f) != (int)folio_nr_pages(f)) {
+			if (!conversion_safe(gmem, f)) {
 				*error_offset = (u64)max(f->index, start) << PAGE_SHIFT;
 				ret = -EAGAIN;
 				goto out;
 			}
 		}
-		kvm_gmem_invalidate(gmem, start, end, KVM_FILTER_SHARED);
+		kvm_gmem_invalidate(gmem, rstart, rend, KVM_FILTER_SHARED);
 	} else {
-		kvm_gmem_invalidate(gmem, start, end, KVM_FILTER_PRIVATE);
+		kvm_gmem_invalidate(gmem, rstart, rend, KVM_FILTER_PRIVATE);
 	}
 	ret = attr_set_range(&gmem->private, start, end - 1, to_private);
+	if (ret || !gmem->h)
+		goto out;
+	/* Restructure: shared pages need 4K folios; an all-private huge page is merged. */
+	for (pgoff_t i = rstart; i < rend; i += nr) {
+		struct folio *f = filemap_get_folio(mapping, i);
+
+		if (!to_private && f && folio_test_hugetlb(f)) {
+			kvm_gmem_invalidate(gmem, i, i + nr, KVM_FILTER_ALL);
+			ret = guestmem_hugetlb_split(f);
+			if (ret) {
+				/* Roll the attribute change back. */
+				(void)!attr_set_range(&gmem->private, start, end - 1, true);
+				*error_offset = (u64)i << PAGE_SHIFT;
+				goto out;
+			}
+		} else if (to_private && guestmem_split_find(mapping, i) && !range_has_shared(gmem, i, nr)) {
+			/* Not possible while a piece is poisoned or referenced: it stays split. */
+			kvm_gmem_invalidate(gmem, i, i + nr, KVM_FILTER_ALL);
+			(void)guestmem_hugetlb_merge(mapping, i);
+		}
+	}
 out:
 	up_write(&mapping->invalidate_lock);
 	return ret;

@@ -32,6 +32,18 @@
 #define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
 #define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
 
+/*
+ * HugeTLB-backed guest_memfd, "1G page support" RFC v2 [P]: the page size
+ * is encoded in the creation flags as mmap's MAP_HUGE_* are.
+ * MODEL: the size bits alone select HugeTLB backing; the RFC also has a
+ * GUEST_MEMFD_FLAG_HUGETLB bit, whose number collides with mm-new's
+ * GUEST_MEMFD_FLAG_BIND_NODE.
+ */
+#define GUESTMEM_HUGETLB_FLAG_SHIFT	58
+#define GUESTMEM_HUGETLB_FLAG_MASK	0x3fULL
+#define GUESTMEM_HUGETLB_FLAG_2MB	(21ULL << GUESTMEM_HUGETLB_FLAG_SHIFT)
+#define GUESTMEM_HUGETLB_FLAG_1GB	(30ULL << GUESTMEM_HUGETLB_FLAG_SHIFT)
+
 #define KVM_MEMORY_ATTRIBUTE_PRIVATE	(1ULL << 3)
 
 #define KVM_EXIT_UNKNOWN		0
@@ -136,6 +148,7 @@ struct kvm_gmem {
 	struct rangemap private;	/* private page offsets (per-file attributes) */
 	bool failed;			/* GMEM_MF_INITIAL: not functional after a failure */
 	bool fd_open;			/* the fd KVM_CREATE_GUEST_MEMFD returned */
+	struct hstate *h;		/* HugeTLB backing, or NULL for 4K pages */
 };
 
 struct kvm {

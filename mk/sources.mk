@@ -11,6 +11,7 @@ BASE_SRCS := \
 
 MM_SRCS := \
 	mm/filemap.c \
+	mm/guestmem_hugetlb.c \
 	mm/host.c \
 	mm/hugetlb.c \
 	mm/madvise.c \

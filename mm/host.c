@@ -33,6 +33,7 @@ const char *const pagetype_names[__NR_PGTY] = {
 	[PGTY_table] = "table", [PGTY_guard] = "guard", [PGTY_hugetlb] = "hugetlb",
 	[PGTY_slab] = "slab", [PGTY_zsmalloc] = "zsmalloc",
 	[PGTY_unaccepted] = "unaccepted", [PGTY_large_kmalloc] = "large_kmalloc",
+	[PGTY_guestmem_hugetlb] = "guestmem_hugetlb",
 };
 
 const char *const folio_owner_names[__NR_FOLIO_OWNERS] = {
@@ -45,6 +46,7 @@ const char *const folio_owner_names[__NR_FOLIO_OWNERS] = {
 	[FOLIO_OWNER_HWPOISON] = "hwpoison",
 	[FOLIO_OWNER_DRIVER] = "driver",
 	[FOLIO_OWNER_LEAKED] = "leaked",
+	[FOLIO_OWNER_GUESTMEM_FREE] = "guestmem-free",
 };
 
 const char *const mf_panic_rule_names[__NR_MF_PANIC_RULES] = {
@@ -82,6 +84,7 @@ struct host *host_create(const struct host_config *cfg, struct trace *trace)
 	host->next_pid = 100;
 	rangemap_init(&host->memmap);
 	rangemap_init(&host->pages);
+	rangemap_init(&host->guestmem_splits);
 	INIT_LIST_HEAD(&host->tasks);
 	INIT_LIST_HEAD(&host->files);
 	INIT_LIST_HEAD(&host->races);
@@ -212,6 +215,7 @@ void host_destroy(struct host *host)
 		rangemap_erase(&host->pages, n);
 		kfree(container_of(n, struct page, node));
 	}
+	guestmem_hugetlb_teardown(host);
 	kfree(host->panic_msg);
 	kfree(host);
 }

@@ -92,6 +92,7 @@ enum folio_owner {
 	FOLIO_OWNER_HWPOISON,		/* a raw poisoned page kept out of buddy */
 	FOLIO_OWNER_DRIVER,		/* a driver's page: refcounted, not LRU */
 	FOLIO_OWNER_LEAKED,		/* freed while poisoned: leaked for good */
+	FOLIO_OWNER_GUESTMEM_FREE,	/* a freed piece of a split guest_memfd HugeTLB folio */
 	__NR_FOLIO_OWNERS,
 };
 
@@ -443,6 +444,12 @@ struct mf_sysctl {
 	 * count the page cache's reference as an extra user.
 	 */
 	bool mf_delayed_fix;
+	/*
+	 * Model switch: what splitting a poisoned guest_memfd HugeTLB folio does
+	 * with the poison: 0 distributes it to the raw pages (the eventual
+	 * design), 1 copies the head's flag to every page (RFC v2's code).
+	 */
+	int guestmem_split_poison;
 	int memory_failure_early_kill;			/* vm.memory_failure_early_kill */
 	int memory_failure_recovery;			/* vm.memory_failure_recovery */
 	int enable_soft_offline;			/* vm.enable_soft_offline */
@@ -488,6 +495,7 @@ struct host {
 	struct pglist_data nodes[MAX_NUMNODES];
 	struct rangemap memmap;		/* folios by pfn range */
 	struct rangemap pages;		/* materialized struct pages */
+	struct rangemap guestmem_splits;	/* struct guestmem_split by pfn range */
 	struct hstate hstates[HUGE_MAX_HSTATE];
 	struct mf_sysctl sysctl;
 	atomic_long_t num_poisoned_pages;
@@ -674,6 +682,40 @@ void do_send_sig_info(int sig, struct task_struct *t);
 /* Deliver pending signals: fatal ones end the thread group ("return to user"). */
 void signals_deliver(struct host *host);
 struct task_struct *find_task_by_pid(struct host *host, int pid);
+
+/* guestmem_hugetlb.c: splitting and merging guest_memfd HugeTLB folios */
+enum { GUESTMEM_POISON_DISTRIBUTE, GUESTMEM_POISON_COPY_HEAD };
+
+/* Metadata of a split HugeTLB folio, kept outside the folios, keyed by its pfns. */
+struct guestmem_split {
+	struct range_node node;		/* host->guestmem_splits: the huge page's pfns */
+	struct hstate *h;
+	unsigned int order;
+	int nid;
+	struct hugepage_subpool *spool;
+	struct list_head raw_hwp_list;	/* stashed raw list (copy-head policy) */
+	bool hwpoison;			/* the head's flag at split (copy-head policy) */
+	bool raw_hwp_unreliable;
+	unsigned long nr_free;		/* pieces whose last reference is gone */
+	struct address_space *mapping;	/* the file it was split in, NULL once released */
+	pgoff_t index;			/* its first page index there */
+};
+
+struct guestmem_split *guestmem_split_lookup(const struct host *host, unsigned long pfn);
+/* Split @folio (in a page cache, unmapped) into 4K folios: 0, -EAGAIN, -ENOMEM. */
+int guestmem_hugetlb_split(struct folio *folio);
+/* Merge the split page holding @index back: 0, -EAGAIN (unsafe or poisoned pieces). */
+int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index);
+/* Put a freed piece back in @mapping at @index; NULL if it is not free. */
+struct folio *guestmem_hugetlb_reuse(struct address_space *mapping, struct guestmem_split *gs,
+				     pgoff_t index);
+void guestmem_hugetlb_free_piece(struct folio *folio);
+/* The split page of @mapping holding @index, or NULL. */
+struct guestmem_split *guestmem_split_find(struct address_space *mapping, pgoff_t index);
+/* @mapping is going away: its split pages may outlive it. */
+void guestmem_hugetlb_forget_mapping(struct address_space *mapping);
+void guestmem_hugetlb_teardown(struct host *host);
+int guestmem_validate(struct host *host);
 
 /* validate.c: 0, or -EUCLEAN with a trace note naming the broken invariant */
 int folio_validate(const struct folio *folio);

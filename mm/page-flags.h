@@ -54,6 +54,7 @@ enum pagetype {
 	PGTY_zsmalloc,
 	PGTY_unaccepted,
 	PGTY_large_kmalloc,
+	PGTY_guestmem_hugetlb,	/* a 4K piece of a split guest_memfd HugeTLB folio (RFC v2) */
 	__NR_PGTY,
 };
 

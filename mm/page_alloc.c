@@ -342,6 +342,11 @@ void free_frozen_pages(struct folio *folio)
 	struct host *host = folio->host;
 	unsigned long pfn = folio_pfn(folio), nr = folio_nr_pages(folio);
 
+	if (folio->page_type == PGTY_guestmem_hugetlb) {
+		/* A piece of a split HugeTLB folio goes back to its huge page, not to buddy. */
+		guestmem_hugetlb_free_piece(folio);
+		return;
+	}
 	if (!folio_test_large(folio) && folio_test_hwpoison(folio)) {
 		/* A poisoned order-0 page is never freed to buddy: it is dropped. */
 		folio->owner = FOLIO_OWNER_LEAKED;

@@ -232,6 +232,8 @@ int host_validate(struct host *host)
 	if (!ret)
 		ret = validate_hugetlb(host);
 	if (!ret)
+		ret = guestmem_validate(host);
+	if (!ret)
 		ret = validate_poison(host);
 	if (ret)
 		return ret;
