@@ -47,8 +47,9 @@ u64 kvm_gmem_supported_flags(const struct kvm *kvm)
 	/* Shared (mmap-able) guest_memfd needs a VM type that can share: not SNP or TDX. */
 	u64 huge = GUESTMEM_HUGETLB_FLAG_MASK << GUESTMEM_HUGETLB_FLAG_SHIFT;
 
-	if (kvm->type == KVM_X86_SNP_VM || kvm->type == KVM_X86_TDX_VM)
-		return huge;
+	/* kvm_gmem_get_supported_flags(): memory can start shared only without private memory. */
+	if (kvm_arch_has_private_mem(kvm))
+		return GUEST_MEMFD_FLAG_MMAP | huge;
 	return GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | huge;
 }
 
@@ -173,11 +174,11 @@ static int kvm_gmem_fault(struct file *file, pgoff_t index, struct folio **folio
 
 	if ((u64)index << PAGE_SHIFT >= file->i_size)
 		return VM_FAULT_SIGBUS;
-	if (gmem->failed)
-		return VM_FAULT_HWPOISON;
 	/* Private memory is never mapped into userspace. */
 	if (attr_test(&gmem->private, index))
 		return VM_FAULT_SIGBUS;
+	if (gmem->failed)
+		return VM_FAULT_HWPOISON;
 	folio = kvm_gmem_get_folio(gmem, index, &err);
 	if (!folio)
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;

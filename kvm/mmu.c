@@ -129,6 +129,16 @@ static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gf
 		if (f && folio_test_large(f) && ((pfn - folio_pfn(f)) == ((gfn) & (folio_nr_pages(f) - 1))))
 			max_order = (int)folio_order(f);
 	}
+	/*
+	 * kvm_release_faultin_page(): a page mapped writable is marked dirty,
+	 * guest_memfd's included.
+	 */
+	if (!(slot->flags & KVM_MEM_READONLY)) {
+		struct folio *f = pfn_folio_lookup(kvm->host, pfn);
+
+		if (f)
+			folio_set_dirty(f);
+	}
 	ret = kvm_map_spte(kvm, slot, gfn, pfn, (unsigned int)max_order, private, write);
 	return ret == -EEXIST ? 0 : ret;
 }

@@ -28,8 +28,8 @@ static int madvise_inject_error(struct task_struct *t, unsigned long start, u64 
 		struct folio *folio;
 		unsigned long pfn, size;
 
-		/* get_user_pages_fast(): fault the page in and take a reference. */
-		if (handle_user_access(t, start, false, NULL) != ACCESS_OK) {
+		/* get_user_pages_fast(): fault the page in and take a reference; no signal. */
+		if (get_user_page(t, start, false, NULL) != ACCESS_OK) {
 			ret = -EFAULT;
 			break;
 		}
