@@ -24,6 +24,10 @@
  *               memory_failure()'s pin keeps the pieces from ever all being
  *               free, so the whole huge page is leaked.
  *
+ * Under DISTRIBUTE a piece that only memory_failure() still holds (out of
+ * the page cache) counts as free: its raw page is kept out when the huge
+ * page is dissolved, rather than its pin keeping the huge page forever.
+ *
  * MODEL: pieces are put on the (unevictable) LRU like 4K guest_memfd
  * folios, so memory_failure() handles them as page cache; the RFC's pieces
  * may not be on the LRU. The deferred merge runs at once rather than from a
@@ -269,6 +273,8 @@ void guestmem_hugetlb_free_piece(struct folio *folio)
 	struct host *host = folio->host;
 	struct guestmem_split *gs = guestmem_split_lookup(host, folio_pfn(folio));
 
+	if (folio->owner == FOLIO_OWNER_GUESTMEM_FREE)
+		return;	/* a piece memory_failure() pinned, done with already */
 	folio->owner = FOLIO_OWNER_GUESTMEM_FREE;
 	folio->mapping = NULL;
 	folio->flags = 0;
@@ -366,7 +372,7 @@ int guestmem_validate(struct host *host)
 			}
 			if (p->owner == FOLIO_OWNER_GUESTMEM_FREE) {
 				free++;
-				if (folio_ref_count(p)) {
+				if (folio_ref_count(p) != p->mf_pins) {
 					trace_note(host->trace, "invariant broken: free piece %#lx has references",
 						   folio_pfn(p));
 					return -EUCLEAN;

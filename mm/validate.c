@@ -146,6 +146,7 @@ static int validate_poison(struct host *host)
 	long counted = 0;
 	bool unreliable = false;
 	struct range_node *n, *tmp;
+	struct guestmem_split *gs;
 
 	rangemap_for_each(&host->pages, n, tmp) {
 		const struct page *p = container_of(n, struct page, node);
@@ -157,6 +158,9 @@ static int validate_poison(struct host *host)
 			return BROKEN(host, "poisoned pfn %#lx is on a free list", n->start);
 		if (f && folio_test_hugetlb(f) && folio_pfn(f) == n->start)
 			continue;	/* the folio flag: its raw pages are counted below */
+		gs = guestmem_split_lookup(host, n->start);
+		if (gs && gs->hwpoison)
+			continue;	/* RFC v2's copies of the head flag: the stash counts */
 		counted++;
 		if (!p->mf_unmapped)
 			continue;
@@ -185,6 +189,13 @@ static int validate_poison(struct host *host)
 		if (folio_pfn(f) == n->start && page_lookup(host, n->start)->mf_unmapped &&
 		    folio_mapped(f))
 			return BROKEN(host, "poisoned hugetlb folio %#lx is still mapped", n->start);
+	}
+	rangemap_for_each(&host->guestmem_splits, n, tmp) {
+		gs = container_of(n, struct guestmem_split, node);
+		if (gs->raw_hwp_unreliable)
+			unreliable = true;
+		if (gs->hwpoison)
+			counted += (long)list_count(&gs->raw_hwp_list);
 	}
 	/* With an unreliable raw list the kernel's own count drifts (see divergences.md). */
 	if (!unreliable && counted != atomic_long_read(&host->num_poisoned_pages))

@@ -359,6 +359,13 @@ static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *
 			}
 		return fail(c, st, "gmem_mf_stage must be eventual or initial");
 	}
+	if (!strcmp(key, "split_poison")) {
+		if (strcmp(val, "distribute") && strcmp(val, "copy_head"))
+			return fail(c, st, "split_poison must be distribute or copy_head");
+		c->host->sysctl.guestmem_split_poison = strcmp(val, "distribute") ? GUESTMEM_POISON_COPY_HEAD :
+							GUESTMEM_POISON_DISTRIBUTE;
+		return 0;
+	}
 	if (!strcmp(key, "gmem_mf_kill")) {
 		for (int i = 0; i < __NR_GMEM_MF_KILLS; i++)
 			if (!strcmp(val, gmem_mf_kill_names[i])) {
@@ -376,7 +383,7 @@ static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *
 		return fail(c, st, "tdx_bug must be hwpoison or buggy_cleanup");
 	}
 	return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
-		    "gmem_mf_kill, tdx_bug)", key);
+		    "gmem_mf_kill, tdx_bug, split_poison)", key);
 }
 
 static int run_switch(struct scn_ctx *c, const struct scn_stmt *st)
@@ -1035,6 +1042,13 @@ static int run_gmem(struct scn_ctx *c, const struct scn_stmt *st)
 		flags |= GUEST_MEMFD_FLAG_MMAP;
 	if (fl && strstr(fl, "init_shared"))
 		flags |= GUEST_MEMFD_FLAG_INIT_SHARED;
+	if (scn_arg(st, "pagesize")) {
+		u64 ps = num(scn_arg(st, "pagesize"), 0);
+
+		if (ps != PMD_SIZE && ps != PUD_SIZE)
+			return fail(c, st, "pagesize must be 2M or 1G");
+		flags |= (ps == PMD_SIZE ? GUESTMEM_HUGETLB_FLAG_2MB : GUESTMEM_HUGETLB_FLAG_1GB);
+	}
 	g = kvm_gmem_create(vm->kvm, num(scn_arg(st, "size"), 0), flags, &err);
 	record_ret(c, "KVM_CREATE_GUEST_MEMFD", err);
 	if (!g)
@@ -1409,6 +1423,9 @@ static int expect_page(struct scn_ctx *c, const struct scn_stmt *st)
 		if (!strcmp(a->key, "refcount")) {
 			got = page_count(p);
 			want = (long)num(a->val, 0);
+		} else if (!strcmp(a->key, "order")) {
+			got = f ? (long)f->order : -1;
+			want = (long)num(a->val, 0);
 		} else {
 			if (!strcmp(a->key, "poisoned"))
 				got = PageHWPoison(p) || (f && folio_test_hugetlb(f) && folio_test_hwpoison(f) &&
@@ -1421,9 +1438,11 @@ static int expect_page(struct scn_ctx *c, const struct scn_stmt *st)
 				got = is_free_buddy_page(p);
 			else if (!strcmp(a->key, "huge"))
 				got = f && folio_test_hugetlb(f);
+			else if (!strcmp(a->key, "split"))
+				got = guestmem_split_lookup(c->host, pfn) != NULL;
 			else
 				return fail(c, st, "unknown page property '%s' (poisoned, mapped, cached, free, "
-					    "huge, refcount)", a->key);
+					    "huge, split, order, refcount)", a->key);
 			want = yes(a->val);
 		}
 		if (got != want) {
@@ -1431,7 +1450,8 @@ static int expect_page(struct scn_ctx *c, const struct scn_stmt *st)
 
 			snprintf(gs, sizeof(gs), "%ld", got);
 			return fail(c, st, "expected page %#lx %s=%s, got %s", pfn, a->key, a->val,
-				    !strcmp(a->key, "refcount") ? gs : got ? "yes" : "no");
+				    !strcmp(a->key, "refcount") || !strcmp(a->key, "order") ? gs :
+				    got ? "yes" : "no");
 		}
 	}
 	return 0;
@@ -1750,6 +1770,11 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 				return scn_errorf(err, st->line, a->col + 14, "gmem_mf_stage must be initial or eventual");
 			continue;
 		}
+		if (a->key && !strcmp(a->key, "split_poison")) {
+			if (strcmp(a->val, "distribute") && strcmp(a->val, "copy_head"))
+				return scn_errorf(err, st->line, a->col + 13, "split_poison must be distribute or copy_head");
+			continue;
+		}
 		if (a->key && !strcmp(a->key, "gmem_mf_kill")) {
 			if (strcmp(a->val, "sigbus") && strcmp(a->val, "sigkill_current"))
 				return scn_errorf(err, st->line, a->col + 13, "gmem_mf_kill must be sigbus or sigkill_current");
@@ -1763,7 +1788,7 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 		if (!a->key || strcmp(a->key, "panic_rule"))
 			return scn_errorf(err, st->line, a->col,
 					  "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
-					  "gmem_mf_kill, tdx_bug)",
+					  "gmem_mf_kill, tdx_bug, split_poison)",
 					  a->key ? a->key : a->val);
 		for (k = 0; k < __NR_MF_PANIC_RULES; k++)
 			if (!strcmp(a->val, mf_panic_rule_names[k]))
@@ -1849,7 +1874,8 @@ static const struct scn_key soft_keys[] = {
 static const struct scn_key vm_keys[] = { { "type", 'w', false }, { NULL, 0, false } };
 static const struct scn_key vcpu_keys[] = { { "id", 'n', false }, { NULL, 0, false } };
 static const struct scn_key gmem_keys[] = {
-	{ "size", 'n', true }, { "flags", 'w', false }, { "rawflags", 'n', false }, { NULL, 0, false },
+	{ "size", 'n', true }, { "flags", 'w', false }, { "rawflags", 'n', false },
+	{ "pagesize", 'n', false }, { NULL, 0, false },
 };
 static const struct scn_key memslot_keys[] = {
 	{ "slot", 'n', true }, { "as", 'n', false }, { "gpa", 'n', false }, { "size", 'n', true },
@@ -1946,7 +1972,7 @@ const struct scn_verb scn_verbs[] = {
 	{ .name = "vcpu", .pos = "NVT", .keys = vcpu_keys, .defines = SYM_VCPU, .run = run_vcpu,
 	  .help = "vcpu NAME VM THREAD [id=N]" },
 	{ .name = "gmem", .pos = "NV", .keys = gmem_keys, .defines = SYM_FILE, .run = run_gmem,
-	  .help = "gmem NAME VM size=SIZE [flags=mmap,init_shared] [rawflags=N]" },
+	  .help = "gmem NAME VM size=SIZE [flags=mmap,init_shared] [pagesize=2M|1G] [rawflags=N]" },
 	{ .name = "memslot", .pos = "V", .keys = memslot_keys, .run = run_memslot,
 	  .help = "memslot VM slot=N gpa=ADDR size=SIZE [gmem=FILE offset=OFF] [uaddr=MAPPING+OFF]" },
 	{ .name = "set_attributes", .pos = "V", .keys = attr_keys, .run = run_set_attributes,
@@ -2011,7 +2037,7 @@ static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
 	if (!key)
 		return 0;
 	if (!strcmp(key, "panic_rule") || !strcmp(key, "mf_delayed_fix") || !strcmp(key, "gmem_mf_stage") ||
-	    !strcmp(key, "gmem_mf_kill") || !strcmp(key, "tdx_bug"))
+	    !strcmp(key, "gmem_mf_kill") || !strcmp(key, "tdx_bug") || !strcmp(key, "split_poison"))
 		return set_switch(c, st, key, c->vary_val);
 	if (!strcmp(key, "vm.memory_failure_early_kill") && !scn_parse_num(c->vary_val, &v))
 		c->host->sysctl.memory_failure_early_kill = (int)v;

@@ -735,10 +735,11 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 			}
 			f->vary_line = st->line;
 			if (!strcmp(f->vary_key, "mf_delayed_fix") || !strcmp(f->vary_key, "gmem_mf_stage") ||
-			    !strcmp(f->vary_key, "gmem_mf_kill") || !strcmp(f->vary_key, "tdx_bug")) {
+			    !strcmp(f->vary_key, "gmem_mf_kill") || !strcmp(f->vary_key, "tdx_bug") ||
+			    !strcmp(f->vary_key, "split_poison")) {
 				static const char *const ok[] = {
 					"on", "off", "initial", "eventual", "sigbus", "sigkill_current",
-					"hwpoison", "buggy_cleanup",
+					"hwpoison", "buggy_cleanup", "distribute", "copy_head",
 				};
 
 				for (int k = 0; k < f->nvary; k++) {
@@ -762,7 +763,7 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 					}
 			} else if (strncmp(f->vary_key, "vm.", 3)) {
 				ret = errorf(err, st->line, a->col,
-					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage, gmem_mf_kill, tdx_bug "
+					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage, gmem_mf_kill, tdx_bug, split_poison "
 					     "or a vm.* sysctl, not '%s'",
 					     f->vary_key);
 				goto fail;
