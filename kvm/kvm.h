@@ -50,6 +50,9 @@
 #define KVM_EXIT_MMIO			6
 #define KVM_EXIT_INTR			10
 #define KVM_EXIT_MEMORY_FAULT		39
+#define KVM_EXIT_ARM_SEA		41
+#define KVM_EXIT_ARM_SEA_FLAG_GPA_VALID	(1ULL << 0)
+#define KVM_CAP_ARM_SEA_TO_USER		245
 #define KVM_MEMORY_EXIT_FLAG_PRIVATE	(1ULL << 3)
 
 #define KVM_USER_MEM_SLOTS		32764
@@ -103,6 +106,12 @@ struct kvm_run {
 		u64 phys_addr;
 		bool is_write;
 	} mmio;
+	struct {
+		u64 flags;
+		u64 esr;
+		u64 gva;
+		u64 gpa;
+	} arm_sea;
 };
 
 struct kvm_vcpu {
@@ -111,6 +120,11 @@ struct kvm_vcpu {
 	int vcpu_id;
 	struct task_struct *thread;	/* the VMM thread that runs KVM_RUN */
 	struct kvm_run run;
+	/* arm64: exceptions pending for the guest (KVM_SET_VCPU_EVENTS, SError injection) */
+	bool ext_dabt_pending;
+	bool serror_pending;
+	unsigned long guest_aborts;	/* external aborts the guest took */
+	unsigned long guest_serrors;	/* virtual SErrors the guest took */
 };
 
 struct kvm_memory_slot {
@@ -166,6 +180,7 @@ struct kvm {
 	int nr_vcpus;
 	int users;			/* the VM fd and each gmem file */
 	bool bugged;
+	bool sea_to_user;		/* arm64 KVM_CAP_ARM_SEA_TO_USER enabled */
 	bool fd_open;			/* the VM fd */
 	struct mutex slots_lock;
 	unsigned long nr_exits;
@@ -207,6 +222,9 @@ int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memo
 struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
 int kvm_vm_set_mem_attributes(struct kvm *kvm, u64 address, u64 size, u64 attributes, u64 flags);
 bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
+/* KVM_ENABLE_CAP on the VM fd: 0 or -EINVAL. */
+int kvm_vm_enable_cap(struct kvm *kvm, u32 cap, u64 flags);
+
 /* KVM_BUG_ON() on a confidential VM (the TDX path of seed 001). */
 void kvm_vm_bugged(struct kvm *kvm);
 /* Every KVM invariant of @host: 0 or -EUCLEAN with a trace note. */

@@ -223,6 +223,15 @@ void kvm_destroy_vm(struct kvm *kvm)
 	kfree(kvm);
 }
 
+int kvm_vm_enable_cap(struct kvm *kvm, u32 cap, u64 flags)
+{
+	if (cap == KVM_CAP_ARM_SEA_TO_USER && kvm->host->arch == ARCH_ARM64 && !flags) {
+		kvm->sea_to_user = true;	/* KVM_ARCH_FLAG_EXIT_SEA */
+		return 0;
+	}
+	return -EINVAL;
+}
+
 void kvm_vm_close(struct kvm *kvm)
 {
 	if (!kvm->fd_open)

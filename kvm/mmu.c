@@ -73,7 +73,9 @@ static int memory_fault_exit(struct kvm_vcpu *vcpu, gfn_t gfn, bool private, int
 	vcpu->run.exit_reason = KVM_EXIT_MEMORY_FAULT;
 	vcpu->run.memory_fault.gpa = gfn << PAGE_SHIFT;
 	vcpu->run.memory_fault.size = PAGE_SIZE;
-	vcpu->run.memory_fault.flags = private ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
+	/* arm64's gmem_abort() never sets the private flag. */
+	vcpu->run.memory_fault.flags = private && vcpu->kvm->host->arch == ARCH_X86 ?
+				       KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
 	vcpu->kvm->nr_exits++;
 	return err;
 }
@@ -117,8 +119,14 @@ static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gf
 			struct pte_entry *pte = vcpu->thread->mm ? pte_lookup(vcpu->thread->mm, hva) : NULL;
 
 			if (pte && pte->kind == PTE_HWPOISON) {
-				/* KVM_PFN_ERR_HWPOISON: kvm_send_hwpoison_signal(hva, PAGE_SHIFT), then retry. */
-				send_sig_mceerr(BUS_MCEERR_AR, hva & PAGE_MASK, PAGE_SHIFT, vcpu->thread);
+				/*
+				 * KVM_PFN_ERR_HWPOISON: kvm_send_hwpoison_signal(), then retry.
+				 * x86 reports PAGE_SHIFT; arm64's user_mem_abort() the VMA's
+				 * mapping shift.
+				 */
+				unsigned int lsb = vcpu->kvm->host->arch == ARCH_ARM64 ? pte->shift : PAGE_SHIFT;
+
+				send_sig_mceerr(BUS_MCEERR_AR, hva & ~((1UL << lsb) - 1), (short)lsb, vcpu->thread);
 				return exit_intr(vcpu);
 			}
 			return memory_fault_exit(vcpu, gfn, false, -EFAULT);

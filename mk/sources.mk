@@ -30,6 +30,7 @@ KVM_SRCS := \
 	kvm/validate.c
 
 ARCH_SRCS := \
+	arch/arm64/sea.c \
 	arch/x86/kvm.c \
 	arch/x86/mce.c
 
@@ -61,4 +62,5 @@ FUZZ_SRCS := \
 	tests/fuzz/fuzz_scn.c
 
 BENCH_SRCS := \
+	bench/bench_gmem.c \
 	bench/bench_mm.c

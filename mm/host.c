@@ -49,6 +49,11 @@ const char *const folio_owner_names[__NR_FOLIO_OWNERS] = {
 	[FOLIO_OWNER_GUESTMEM_FREE] = "guestmem-free",
 };
 
+const char *const host_arch_names[__NR_HOST_ARCHS] = {
+	[ARCH_X86] = "x86",
+	[ARCH_ARM64] = "arm64",
+};
+
 const char *const mf_panic_rule_names[__NR_MF_PANIC_RULES] = {
 	[MF_PANIC_RULE_MAINLINE] = "mainline",
 	[MF_PANIC_RULE_V4] = "v4",
@@ -95,6 +100,9 @@ struct host *host_create(const struct host_config *cfg, struct trace *trace)
 	host->sysctl.enable_soft_offline = 1;
 	host->sysctl.panic_on_unrecoverable_memory_failure = 0;
 	host->sysctl.panic_rule = MF_PANIC_RULE_MAINLINE;
+	host->arch = ARCH_X86;
+	host->arm64.feat_ras = true;
+	host->arm64.apei = false;
 
 	for (i = 0; i < HUGE_MAX_HSTATE; i++) {
 		struct hstate *h = &host->hstates[i];

@@ -477,6 +477,11 @@ struct host_race {
 	void *arg;
 };
 
+/* The architecture the host runs (a runtime choice of the model). */
+enum host_arch { ARCH_X86, ARCH_ARM64, __NR_HOST_ARCHS };
+
+extern const char *const host_arch_names[__NR_HOST_ARCHS];
+
 struct host_config {
 	u64 memory_bytes;		/* total; split evenly over nodes */
 	int nr_nodes;
@@ -511,6 +516,11 @@ struct host {
 	char *panic_msg;
 	unsigned long nr_folios;	/* live struct folio objects */
 	void *kvm_state;		/* kvm/'s per-host state, opaque to mm/ */
+	enum host_arch arch;
+	struct {
+		bool feat_ras;		/* the CPU has FEAT_RAS */
+		bool apei;		/* firmware-first: GHES claims synchronous external aborts */
+	} arm64;
 	/*
 	 * The secondary-MMU notifier (mmu_notifier_invalidate_range_start()):
 	 * user mappings of [start, end) in @mm are going away. KVM registers it.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arm64/sea.h"
 #include "arch/x86/kvm.h"
 #include "arch/x86/mce.h"
 #include "base/alloc.h"
@@ -23,6 +24,11 @@ struct scn_obj {
 	struct kvm_gmem *gmem;		/* a guest_memfd file */
 	struct kvm *kvm;
 	struct kvm_vcpu *vcpu;
+	/* VM: the VMM's error policy (vmm_policy): distinct error gpas and a threshold */
+	u64 err_gpa[32];
+	int nr_err;
+	int err_threshold;
+	bool evicted;
 	struct folio *folio;		/* kernel allocation, pin */
 	unsigned long pfn;		/* kernel allocation's first pfn */
 	unsigned long addr;		/* mapping */
@@ -327,7 +333,15 @@ static int run_host(struct scn_ctx *c, const struct scn_stmt *st)
 	c->cfg.reserved_bytes = num(scn_arg(st, "reserved"), c->cfg.reserved_bytes);
 	c->cfg.hugepages[0] = (unsigned long)num(scn_arg(st, "hugepages-2M"), c->cfg.hugepages[0]);
 	c->cfg.hugepages[1] = (unsigned long)num(scn_arg(st, "hugepages-1G"), c->cfg.hugepages[1]);
-	return ensure_host(c, st);
+	if (ensure_host(c, st))
+		return -1;
+	if (scn_arg(st, "arch"))
+		c->host->arch = strcmp(scn_arg(st, "arch"), "arm64") ? ARCH_X86 : ARCH_ARM64;
+	if (scn_arg(st, "ras"))
+		c->host->arm64.feat_ras = yes(scn_arg(st, "ras"));
+	if (scn_arg(st, "apei"))
+		c->host->arm64.apei = yes(scn_arg(st, "apei"));
+	return apply_vary(c, st);
 }
 
 static int run_vary(struct scn_ctx *c, const struct scn_stmt *st)
@@ -601,7 +615,9 @@ static int run_access(struct scn_ctx *c, const struct scn_stmt *st)
 	r = handle_user_access(t, addr, write, &pfn);
 	c->has_access = true;
 	c->last_access = r;
-	if (r == ACCESS_CONSUMED_POISON)
+	if (r == ACCESS_CONSUMED_POISON && c->host->arch == ARCH_ARM64)
+		record_ret(c, "sea", arm64_user_sea(t, pfn, addr));
+	else if (r == ACCESS_CONSUMED_POISON)
 		record_ret(c, "mce", mce_kill_me_maybe(t, pfn, addr, !scn_arg(st, "ripv") ||
 						    yes(scn_arg(st, "ripv"))));
 	return 0;
@@ -1156,6 +1172,33 @@ static int run_fallocate(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+/*
+ * The VMM's policy the seeds name: count distinct memory errors per VM and
+ * move the VM elsewhere past a threshold.
+ */
+static void vmm_note_error(struct scn_ctx *c, struct kvm *kvm, u64 gpa, int ret)
+{
+	struct scn_obj *vm = NULL;
+
+	if (c->last_run.exit_reason == KVM_EXIT_MEMORY_FAULT && ret != -EHWPOISON)
+		return;
+	for (int i = 0; i < c->nobjs; i++)
+		if (c->objs[i].kind == SYM_VM && c->objs[i].kvm == kvm)
+			vm = &c->objs[i];
+	if (!vm)
+		return;
+	for (int i = 0; i < vm->nr_err; i++)
+		if (vm->err_gpa[i] == (gpa & PAGE_MASK))
+			return;
+	if (vm->nr_err < (int)ARRAY_SIZE(vm->err_gpa))
+		vm->err_gpa[vm->nr_err++] = gpa & PAGE_MASK;
+	if (vm->err_threshold && vm->nr_err >= vm->err_threshold && !vm->evicted) {
+		vm->evicted = true;
+		trace_note(&c->trace, "VMM: %d distinct memory errors in vm%d: evicting it to another host",
+			   vm->nr_err, kvm->id);
+	}
+}
+
 static const char *exit_reason_name(u32 r)
 {
 	switch (r) {
@@ -1163,6 +1206,7 @@ static const char *exit_reason_name(u32 r)
 	case KVM_EXIT_MMIO: return "KVM_EXIT_MMIO";
 	case KVM_EXIT_INTR: return "KVM_EXIT_INTR";
 	case KVM_EXIT_MEMORY_FAULT: return "KVM_EXIT_MEMORY_FAULT";
+	case KVM_EXIT_ARM_SEA: return "KVM_EXIT_ARM_SEA";
 	default: return "KVM_EXIT_?";
 	}
 }
@@ -1176,14 +1220,29 @@ static int run_guest(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!o)
 		return -1;
-	ret = x86_vcpu_access(o->vcpu, num(scn_arg(st, "gpa"), 0), !strcmp(pos_val(st, 1), "write"),
-			      priv ? yes(priv) : -1);
+	if (c->host->arch == ARCH_ARM64)
+		ret = arm64_vcpu_access(o->vcpu, num(scn_arg(st, "gpa"), 0), num(scn_arg(st, "gva"), 0),
+					!strcmp(pos_val(st, 1), "write"), priv ? yes(priv) : -1,
+					yes(scn_arg(st, "s1ptw")));
+	else
+		ret = x86_vcpu_access(o->vcpu, num(scn_arg(st, "gpa"), 0), !strcmp(pos_val(st, 1), "write"),
+				      priv ? yes(priv) : -1);
+	c->last_run = o->vcpu->run;
+	if (o->vcpu->run.exit_reason == KVM_EXIT_ARM_SEA || o->vcpu->run.exit_reason == KVM_EXIT_MEMORY_FAULT)
+		vmm_note_error(c, o->vcpu->kvm, o->vcpu->run.exit_reason == KVM_EXIT_ARM_SEA ?
+			       o->vcpu->run.arm_sea.gpa : o->vcpu->run.memory_fault.gpa, ret);
 	c->has_exit = true;
 	c->last_run = o->vcpu->run;
 	e.vm = o->vcpu->kvm->id;
 	e.vcpu = o->vcpu->vcpu_id;
 	e.ret = ret;
 	e.exit_reason = exit_reason_name(o->vcpu->run.exit_reason);
+	if (o->vcpu->run.exit_reason == KVM_EXIT_ARM_SEA) {
+		e.has |= TF_GPA;
+		e.gpa = o->vcpu->run.arm_sea.gpa;
+		e.size = 0;
+		e.flags = o->vcpu->run.arm_sea.flags;
+	}
 	if (o->vcpu->run.exit_reason == KVM_EXIT_MEMORY_FAULT) {
 		e.has |= TF_GPA;
 		e.gpa = o->vcpu->run.memory_fault.gpa;
@@ -1217,6 +1276,66 @@ static int run_vm_close(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+
+static int run_enable_cap(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+	const char *cap = pos_val(st, 1);
+
+	if (!vm)
+		return -1;
+	record_ret(c, "KVM_ENABLE_CAP",
+		   kvm_vm_enable_cap(vm->kvm, strcmp(cap, "KVM_CAP_ARM_SEA_TO_USER") ? (u32)num(cap, 0) :
+				     KVM_CAP_ARM_SEA_TO_USER, num(scn_arg(st, "flags"), 0)));
+	return 0;
+}
+
+static int run_set_vcpu_events(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = need(c, st, pos_val(st, 0));
+
+	if (!o)
+		return -1;
+	if (c->host->arch != ARCH_ARM64) {
+		record_ret(c, "KVM_SET_VCPU_EVENTS", -EINVAL);
+		return 0;
+	}
+	record_ret(c, "KVM_SET_VCPU_EVENTS",
+		   arm64_set_vcpu_events(o->vcpu, yes(scn_arg(st, "serror")), yes(scn_arg(st, "ext_dabt"))));
+	return 0;
+}
+
+static int run_ghes(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	unsigned long pfn;
+
+	if (op_pfn(c, st, &pfn))
+		return -1;
+	if (pfn_valid(c->host, pfn))
+		pfn_to_page(c->host, pfn)->hw_bad = true;
+	arm64_ghes_async(c->host, pfn);
+	return 0;
+}
+
+static int run_vmm_policy(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+
+	if (!vm)
+		return -1;
+	vm->err_threshold = (int)num(scn_arg(st, "threshold"), 0);
+	return 0;
+}
+
+static int check_host(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	const struct scn_arg *a = scn_arg_find(st, "arch");
+
+	if (a && strcmp(a->val, "x86") && strcmp(a->val, "arm64"))
+		return scn_errorf(err, st->line, a->col + 5, "arch must be x86 or arm64");
+	return 0;
+}
+
 /* ---- expectations ------------------------------------------------------------------ */
 
 static const char *const sig_names[] = { [SIGBUS] = "SIGBUS", [SIGKILL] = "SIGKILL",
@@ -1224,12 +1343,13 @@ static const char *const sig_names[] = { [SIGBUS] = "SIGBUS", [SIGKILL] = "SIGKI
 
 static const struct { const char *name; int code; } si_codes[] = {
 	{ "BUS_MCEERR_AR", BUS_MCEERR_AR }, { "BUS_MCEERR_AO", BUS_MCEERR_AO },
-	{ "BUS_ADRERR", BUS_ADRERR }, { "SI_KERNEL", SI_KERNEL }, { "SEGV_MAPERR", SEGV_MAPERR },
+	{ "BUS_ADRERR", BUS_ADRERR }, { "BUS_OBJERR", 3 }, { "SI_KERNEL", SI_KERNEL },
+	{ "SEGV_MAPERR", SEGV_MAPERR },
 };
 
 static const char *const expect_kinds[] = {
 	"signal", "no-signal", "panic", "no-panic", "log", "no-log", "counter", "page",
-	"hugepages", "task", "buddy", "stage2", NULL,
+	"hugepages", "task", "buddy", "stage2", "vcpu", "vmm", NULL,
 };
 
 static bool ev_in_op(struct scn_ctx *c, unsigned long i)
@@ -1547,6 +1667,16 @@ static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
 			if (strcmp(mf_result_enum_names[m.result], a->val))
 				return fail(c, st, "expected result=%s, got %s", a->val,
 					    mf_result_enum_names[m.result]);
+		} else if (!strcmp(a->key, "esr") || !strcmp(a->key, "gva") || !strcmp(a->key, "sea_flags")) {
+			u64 got;
+
+			if (!c->has_exit || c->last_run.exit_reason != KVM_EXIT_ARM_SEA)
+				return fail(c, st, "expected %s=%s, but the last exit is not KVM_EXIT_ARM_SEA", a->key,
+					    a->val);
+			got = !strcmp(a->key, "esr") ? c->last_run.arm_sea.esr :
+			      !strcmp(a->key, "gva") ? c->last_run.arm_sea.gva : c->last_run.arm_sea.flags;
+			if (got != num(a->val, ~0ULL))
+				return fail(c, st, "expected %s=%s, got %#llx", a->key, a->val, (unsigned long long)got);
 		} else if (!strcmp(a->key, "exit") || !strcmp(a->key, "gpa") || !strcmp(a->key, "size") ||
 			   !strcmp(a->key, "exit_flags")) {
 			u64 got, want;
@@ -1560,7 +1690,8 @@ static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
 				continue;
 			}
 			if (!strcmp(a->key, "gpa")) {
-				got = c->last_run.memory_fault.gpa;
+				got = c->last_run.exit_reason == KVM_EXIT_ARM_SEA ? c->last_run.arm_sea.gpa :
+				      c->last_run.memory_fault.gpa;
 			} else if (!strcmp(a->key, "size")) {
 				got = c->last_run.memory_fault.size;
 			} else {
@@ -1581,7 +1712,7 @@ static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
 					    c->has_access ? access_result_names[c->last_access] : "no access");
 		} else {
 			return fail(c, st, "unknown expectation '%s' (ret, type, result, access, exit, gpa, size, "
-				    "exit_flags, error_offset)", a->key);
+				    "exit_flags, error_offset, esr, gva, sea_flags)", a->key);
 		}
 	}
 	return 0;
@@ -1618,7 +1749,31 @@ static int run_expect(struct scn_ctx *c, const struct scn_stmt *st)
 		ret = expect_hugepages(c, st);
 	else if (!strcmp(kind, "task"))
 		ret = expect_task(c, st);
-	else if (!strcmp(kind, "stage2")) {
+	else if (!strcmp(kind, "vcpu")) {
+		struct scn_obj *o = need(c, st, pos_val(st, 1));
+
+		if (!o)
+			return -1;
+		ret = 0;
+		if (scn_arg(st, "aborts") && o->vcpu->guest_aborts != num(scn_arg(st, "aborts"), 0))
+			ret = fail(c, st, "expected the guest to have taken %s external aborts, got %lu",
+				   scn_arg(st, "aborts"), o->vcpu->guest_aborts);
+		else if (scn_arg(st, "serrors") && o->vcpu->guest_serrors + o->vcpu->serror_pending !=
+			 num(scn_arg(st, "serrors"), 0))
+			ret = fail(c, st, "expected %s virtual SErrors (taken or pending), got %lu",
+				   scn_arg(st, "serrors"), o->vcpu->guest_serrors + o->vcpu->serror_pending);
+	} else if (!strcmp(kind, "vmm")) {
+		struct scn_obj *vm = need(c, st, pos_val(st, 1));
+
+		if (!vm)
+			return -1;
+		ret = 0;
+		if (scn_arg(st, "errors") && vm->nr_err != (int)num(scn_arg(st, "errors"), 0))
+			ret = fail(c, st, "expected %s distinct errors in the VM, got %d", scn_arg(st, "errors"),
+				   vm->nr_err);
+		else if (scn_arg(st, "evicted") && vm->evicted != yes(scn_arg(st, "evicted")))
+			ret = fail(c, st, "expected the VM %sevicted", yes(scn_arg(st, "evicted")) ? "" : "not ");
+	} else if (!strcmp(kind, "stage2")) {
 		struct scn_obj *vm = need(c, st, pos_val(st, 1));
 		struct kvm_spte *sp;
 		const char *mapped = scn_arg(st, "mapped");
@@ -1664,8 +1819,8 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 	if (!expect_kinds[i])
 		return scn_errorf(err, st->line, k->col,
 				  "unknown expectation '%s' (signal, no-signal, panic, no-panic, log, "
-				  "no-log, counter, page, hugepages, task, buddy, stage2, or keys ret= type= result= "
-				  "access= exit= gpa= size= exit_flags= error_offset=)",
+				  "no-log, counter, page, hugepages, task, buddy, stage2, vcpu, vmm, or keys ret= type= "
+				  "result= access= exit= gpa= size= exit_flags= error_offset= esr= gva= sea_flags=)",
 				  k->val);
 	if ((!strcmp(k->val, "signal") || !strcmp(k->val, "task")) && !a1)
 		return scn_errorf(err, st->line, k->col, "expect %s needs a task name", k->val);
@@ -1682,8 +1837,11 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 			return scn_errorf(err, st->line, k->col, "expect page needs a location");
 		return scn_check_location(syms, a1->val, st->line, a1->col, err);
 	}
-	if (!strcmp(k->val, "stage2") && (!a1 || scn_check_name(syms, a1->val) != SYM_VM))
-		return scn_errorf(err, st->line, k->col, "expect stage2 needs a VM");
+	if ((!strcmp(k->val, "stage2") || !strcmp(k->val, "vmm")) &&
+	    (!a1 || scn_check_name(syms, a1->val) != SYM_VM))
+		return scn_errorf(err, st->line, k->col, "expect %s needs a VM", k->val);
+	if (!strcmp(k->val, "vcpu") && (!a1 || scn_check_name(syms, a1->val) != SYM_VCPU))
+		return scn_errorf(err, st->line, k->col, "expect vcpu needs a vCPU");
 	if (!strcmp(k->val, "hugepages") && (!a1 || (strcmp(a1->val, "2M") && strcmp(a1->val, "1G"))))
 		return scn_errorf(err, st->line, k->col, "expect hugepages needs 2M or 1G");
 	for (int j = 0; j < st->nargs; j++) {
@@ -1805,7 +1963,7 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 static const struct scn_key host_keys[] = {
 	{ "memory", 'n', false }, { "nodes", 'n', false }, { "cpus", 'n', false },
 	{ "reserved", 'n', false }, { "hugepages-2M", 'n', false }, { "hugepages-1G", 'n', false },
-	{ NULL, 0, false },
+	{ "arch", 'w', false }, { "ras", 'b', false }, { "apei", 'b', false }, { NULL, 0, false },
 };
 static const struct scn_key process_keys[] = { { "handler", 'b', false }, { NULL, 0, false } };
 static const struct scn_key prctl_keys[] = {
@@ -1895,14 +2053,21 @@ static const struct scn_key falloc_keys[] = {
 	{ "mode", 'w', false }, { "offset", 'n', false }, { "len", 'n', true }, { NULL, 0, false },
 };
 static const struct scn_key guest_keys[] = {
-	{ "gpa", 'n', true }, { "private", 'b', false }, { NULL, 0, false },
+	{ "gpa", 'n', true }, { "private", 'b', false }, { "gva", 'n', false }, { "s1ptw", 'b', false },
+	{ NULL, 0, false },
 };
 static const char *const guest_words[] = { "read", "write", NULL };
+static const struct scn_key cap_keys[] = { { "flags", 'n', false }, { NULL, 0, false } };
+static const struct scn_key events_keys[] = {
+	{ "ext_dabt", 'b', false }, { "serror", 'b', false }, { NULL, 0, false },
+};
+static const struct scn_key policy_keys[] = { { "threshold", 'n', true }, { NULL, 0, false } };
 
 const struct scn_verb scn_verbs[] = {
 	/* set-up */
 	{ .name = "host", .pos = "", .keys = host_keys, .setup = true, .run = run_host,
-	  .help = "host memory=SIZE nodes=N cpus=N reserved=SIZE hugepages-2M=N hugepages-1G=N" },
+	  .help = "host memory=SIZE nodes=N cpus=N reserved=SIZE hugepages-2M=N hugepages-1G=N "
+		  "arch=x86|arm64 ras=yes|no apei=yes|no", .check = check_host },
 	{ .name = "vary", .pos = "", .setup = true, .open_keys = true, .run = run_vary,
 	  .help = "vary KEY=V1,V2,..." },
 	{ .name = "sysctl", .pos = "", .open_keys = true, .run = run_sysctl, .check = check_sysctl,
@@ -1982,8 +2147,16 @@ const struct scn_verb scn_verbs[] = {
 	{ .name = "fallocate", .pos = "F", .keys = falloc_keys, .run = run_fallocate,
 	  .help = "fallocate GMEM mode=allocate|punch|N offset=OFF len=LEN" },
 	{ .name = "guest", .pos = "CW", .keys = guest_keys, .words = guest_words, .run = run_guest,
-	  .help = "guest VCPU read|write gpa=ADDR [private=yes|no]" },
+	  .help = "guest VCPU read|write gpa=ADDR [private=yes|no] [gva=ADDR] [s1ptw=yes]" },
 	{ .name = "kvm_bug", .pos = "V", .run = run_kvm_bug, .help = "kvm_bug VM" },
+	{ .name = "enable_cap", .pos = "VX", .keys = cap_keys, .run = run_enable_cap,
+	  .help = "enable_cap VM KVM_CAP_ARM_SEA_TO_USER|N [flags=N]" },
+	{ .name = "set_vcpu_events", .pos = "C", .keys = events_keys, .run = run_set_vcpu_events,
+	  .help = "set_vcpu_events VCPU [ext_dabt=yes] [serror=yes]" },
+	{ .name = "ghes", .pos = "", .keys = loc_keys, .run = run_ghes, .check = check_flags,
+	  .help = "ghes at=LOCATION|pfn=N" },
+	{ .name = "vmm_policy", .pos = "V", .keys = policy_keys, .run = run_vmm_policy,
+	  .help = "vmm_policy VM threshold=N" },
 	/* expectations */
 	{ .name = "expect", .pos = "", .opt_pos = "XXXX", .expectation = true, .run = run_expect,
 	  .check = check_expect, .help = "expect [KIND ...] [KEY=VALUE ...]" },
@@ -2036,6 +2209,14 @@ static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!key)
 		return 0;
+	if (!strcmp(key, "arch")) {
+		c->host->arch = strcmp(c->vary_val, "arm64") ? ARCH_X86 : ARCH_ARM64;
+		return 0;
+	}
+	if (!strcmp(key, "apei")) {
+		c->host->arm64.apei = yes(c->vary_val);
+		return 0;
+	}
 	if (!strcmp(key, "panic_rule") || !strcmp(key, "mf_delayed_fix") || !strcmp(key, "gmem_mf_stage") ||
 	    !strcmp(key, "gmem_mf_kill") || !strcmp(key, "tdx_bug") || !strcmp(key, "split_poison"))
 		return set_switch(c, st, key, c->vary_val);

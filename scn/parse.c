@@ -761,9 +761,18 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 							     f->vary_vals[k]);
 						goto fail;
 					}
+			} else if (!strcmp(f->vary_key, "arch") || !strcmp(f->vary_key, "apei")) {
+				for (int k = 0; k < f->nvary; k++)
+					if (strcmp(f->vary_vals[k], "x86") && strcmp(f->vary_vals[k], "arm64") &&
+					    strcmp(f->vary_vals[k], "yes") && strcmp(f->vary_vals[k], "no")) {
+						ret = errorf(err, st->line, a->col, "unknown value '%s' for %s",
+							     f->vary_vals[k], f->vary_key);
+						goto fail;
+					}
 			} else if (strncmp(f->vary_key, "vm.", 3)) {
 				ret = errorf(err, st->line, a->col,
-					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage, gmem_mf_kill, tdx_bug, split_poison "
+					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage, gmem_mf_kill, tdx_bug, split_poison, "
+					     "arch, apei "
 					     "or a vm.* sysctl, not '%s'",
 					     f->vary_key);
 				goto fail;
