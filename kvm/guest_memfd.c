@@ -360,10 +360,17 @@ int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len)
 	end = (pgoff_t)((offset + len) >> PAGE_SHIFT);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		down_write(&mapping->invalidate_lock);
-		/* A split huge page is merged first: it goes back to the file whole. */
+		/*
+		 * A split huge page is merged first: it goes back to the file
+		 * whole. One with a poisoned piece cannot be: its pieces are
+		 * truncated and the last one freed returns the huge page.
+		 */
 		for (pgoff_t i = start; gmem->h && i < end && !err; i += gmem_nr(gmem))
-			if (guestmem_split_find(mapping, i))
+			if (guestmem_split_find(mapping, i)) {
 				err = guestmem_hugetlb_merge(mapping, i);
+				if (err == -EHWPOISON)
+					err = 0;
+			}
 		if (!err) {
 			kvm_gmem_invalidate(gmem, start, end, KVM_FILTER_ALL);
 			truncate_inode_pages_range(mapping, offset, offset + len - 1);

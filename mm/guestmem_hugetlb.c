@@ -66,22 +66,35 @@ int guestmem_hugetlb_split(struct folio *folio)
 	struct address_space *mapping = folio->mapping;
 	unsigned long pfn = folio_pfn(folio), nr = folio_nr_pages(folio), i;
 	bool copy_head = host->sysctl.guestmem_split_poison == GUESTMEM_POISON_COPY_HEAD;
-	bool poisoned = folio_test_hwpoison(folio);
-	bool unreliable = folio_test_hugetlb_raw_hwp_unreliable(folio);
-	unsigned long keep = folio->flags & ((1UL << PG_dirty) | (1UL << PG_uptodate));
+	bool poisoned, unreliable;
+	unsigned long keep;
 	struct raw_hwp_page *r, *rtmp;
 	struct guestmem_split *gs;
 	pgoff_t index = folio->index;
-	int mf_pins = folio->mf_pins;
+	int mf_pins;
 
 	if (!folio_test_hugetlb(folio) || !mapping)
 		return -EINVAL;
-	if (!folio_safe(folio, mf_pins))
+	if (!folio_safe(folio, folio->mf_pins))
 		return -EAGAIN;
 	gs = kzalloc(sizeof(*gs), GFP_KERNEL);
 	if (!gs)
 		return -ENOMEM;
-	sync_yield("guestmem_hugetlb_split");
+	/*
+	 * The folio is locked here. A memory_failure() that starts now either
+	 * finishes without the folio lock (the RETRY path of a folio that is
+	 * not migratable) or holds a reference while it waits for the lock:
+	 * look again at the reference count and the poison.
+	 */
+	host_race_point(host, "guestmem_hugetlb_split:locked");
+	mf_pins = folio->mf_pins;
+	if (!folio_safe(folio, mf_pins)) {
+		kfree(gs);
+		return -EAGAIN;
+	}
+	poisoned = folio_test_hwpoison(folio);
+	unreliable = folio_test_hugetlb_raw_hwp_unreliable(folio);
+	keep = folio->flags & ((1UL << PG_dirty) | (1UL << PG_uptodate));
 	gs->node.start = pfn;
 	gs->node.last = pfn + nr - 1;
 	gs->h = folio->hstate;
@@ -147,6 +160,30 @@ static struct folio *piece(struct host *host, const struct guestmem_split *gs, u
 	return pfn_folio_lookup(host, gs_head(gs) + i);
 }
 
+/*
+ * Why the split huge page cannot be merged: -EAGAIN when a piece is punched
+ * out, mapped, pinned or referenced (memory_failure()'s own pin aside),
+ * -EHWPOISON when it is safe but poisoned, 0 when it can be merged.
+ */
+static int merge_refused(struct address_space *mapping, const struct guestmem_split *gs, pgoff_t base,
+			 unsigned long *dirty)
+{
+	struct host *host = mapping->host;
+	bool poisoned = gs->hwpoison;
+
+	for (unsigned long i = 0; i < gs_nr(gs); i++) {
+		struct folio *p = piece(host, gs, i);
+		const struct page *pg = page_lookup(host, gs_head(gs) + i);
+
+		if (p->owner != FOLIO_OWNER_FILE || p->mapping != mapping || p->index != base + i ||
+		    !folio_safe(p, p->mf_pins))
+			return -EAGAIN;
+		poisoned |= pg && PageHWPoison(pg);
+		*dirty |= p->flags & (1UL << PG_dirty);
+	}
+	return poisoned ? -EHWPOISON : 0;
+}
+
 int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 {
 	struct host *host = mapping->host;
@@ -155,25 +192,22 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	unsigned long nr, i;
 	pgoff_t base;
 	unsigned long dirty = 0;
+	int ret;
 
 	if (!f || f->page_type != PGTY_guestmem_hugetlb)
 		return 0;	/* whole already, or not a HugeTLB page */
 	gs = guestmem_split_lookup(host, folio_pfn(f));
 	nr = gs_nr(gs);
 	base = f->index - (folio_pfn(f) - gs_head(gs));
-	if (gs->hwpoison)
-		return -EAGAIN;
-	for (i = 0; i < nr; i++) {
-		struct folio *p = piece(host, gs, i);
-		const struct page *pg = page_lookup(host, gs_head(gs) + i);
-
-		/* A piece punched out, mapped, pinned, referenced or poisoned: no merge. */
-		if (p->owner != FOLIO_OWNER_FILE || p->mapping != mapping || p->index != base + i ||
-		    !folio_safe(p, 0) || (pg && PageHWPoison(pg)))
-			return -EAGAIN;
-		dirty |= p->flags & (1UL << PG_dirty);
-	}
-	sync_yield("guestmem_hugetlb_merge");
+	/*
+	 * Every piece is locked here. A memory_failure() on one of them that
+	 * starts now holds a reference while it waits for the lock, which
+	 * the check sees.
+	 */
+	host_race_point(host, "guestmem_hugetlb_merge:locked");
+	ret = merge_refused(mapping, gs, base, &dirty);
+	if (ret)
+		return ret;
 	for (i = 0; i < nr; i++) {
 		struct folio *p = piece(host, gs, i);
 

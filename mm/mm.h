@@ -714,7 +714,10 @@ struct guestmem_split {
 struct guestmem_split *guestmem_split_lookup(const struct host *host, unsigned long pfn);
 /* Split @folio (in a page cache, unmapped) into 4K folios: 0, -EAGAIN, -ENOMEM. */
 int guestmem_hugetlb_split(struct folio *folio);
-/* Merge the split page holding @index back: 0, -EAGAIN (unsafe or poisoned pieces). */
+/*
+ * Merge the split page holding @index back: 0, -EAGAIN (a piece is gone or
+ * has an unsafe reference), -EHWPOISON (a piece is poisoned: it stays split).
+ */
 int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index);
 /* Put a freed piece back in @mapping at @index; NULL if it is not free. */
 struct folio *guestmem_hugetlb_reuse(struct address_space *mapping, struct guestmem_split *gs,

@@ -47,6 +47,10 @@ struct scn_ctx {
 	struct host_race races[8];
 	unsigned long race_pfn[8];
 	unsigned int race_order[8];
+	bool race_mf[8];		/* the action: memory_failure(), not alloc */
+	int race_flags[8];
+	bool race_waiting[8];		/* memory_failure() waits for the folio lock */
+	struct folio *race_folio[8];	/* the reference it holds meanwhile */
 	int nraces;
 	unsigned long op_ev;		/* first trace event of the last operation */
 	const struct scn_stmt *op;	/* the last operation */
@@ -796,33 +800,105 @@ static int run_nr_hugepages(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+static const char *const race_points[] = {
+	"memory_failure:after_get_hwpoison_page", "memory_failure:before_take_page_off_buddy",
+	"guestmem_hugetlb_split:locked", "guestmem_hugetlb_merge:locked", NULL,
+};
 static const char *const race_words[] = {
 	"memory_failure:after_get_hwpoison_page", "memory_failure:before_take_page_off_buddy",
-	"alloc", NULL,
+	"guestmem_hugetlb_split:locked", "guestmem_hugetlb_merge:locked", "alloc", "memory_failure",
+	NULL,
 };
 
-static void race_alloc(struct host *host, void *arg)
+static const char *race_point(const char *w)
+{
+	for (int i = 0; race_points[i]; i++)
+		if (!strcmp(w, race_points[i]))
+			return race_points[i];
+	return NULL;
+}
+
+static void race_alloc(struct scn_ctx *c, int i)
+{
+	struct host *host = c->host;
+	unsigned long nr = 1UL << c->race_order[i], pfn = ALIGN_DOWN(c->race_pfn[i], nr);
+	struct folio *f;
+
+	if (alloc_contig_pfn_range(host, pfn, nr)) {
+		trace_note(host->trace, "race: %#lx..%#lx is not free; nothing allocated", pfn,
+			   pfn + nr - 1);
+		return;
+	}
+	/* A non-compound high-order kernel allocation now owns it. */
+	f = folio_new(host, pfn, c->race_order[i], FOLIO_OWNER_KERNEL_HIGH_ORDER, __GFP_NOFAIL);
+	atomic_set(&f->_refcount, 1);
+	f->extra_refs = 1;
+	trace_note(host->trace, "race: pfn %#lx..%#lx allocated (order %u)", pfn, pfn + nr - 1,
+		   c->race_order[i]);
+}
+
+/*
+ * memory_failure() on another CPU, started at a lock point of a guest_memfd
+ * restructuring that holds the folio lock. What it does before it needs
+ * the folio lock happens now: on a folio it can take a reference on, it
+ * takes one and waits (the rest runs when the operation has returned, see
+ * race_resume()); on a HugeTLB folio that is not migratable it takes the
+ * RETRY path, which needs no folio lock, and finishes now.
+ */
+static void race_memory_failure(struct scn_ctx *c, int i)
+{
+	struct host *host = c->host;
+	unsigned long pfn = c->race_pfn[i];
+	struct folio *f = pfn_valid(host, pfn) ? pfn_folio_lookup(host, pfn) : NULL;
+
+	if (pfn_valid(host, pfn))
+		pfn_to_page(host, pfn)->hw_bad = true;
+	/* Only an LRU or in-use HugeTLB folio gets a reference and the folio lock. */
+	if (!f || !(folio_test_lru(f) || (folio_test_hugetlb(f) && folio_test_hugetlb_migratable(f))) ||
+	    !folio_try_get(f)) {
+		trace_note(host->trace, "race: memory_failure(%#lx) needs no folio lock here; it runs now", pfn);
+		(void)memory_failure(host, pfn, c->race_flags[i]);
+		return;
+	}
+	c->race_folio[i] = f;
+	trace_note(host->trace, "race: memory_failure(%#lx) holds a reference and waits for the folio lock", pfn);
+	c->race_waiting[i] = true;
+}
+
+/* The operation has dropped its locks: waiting memory_failure() calls go on. */
+static void race_resume(struct scn_ctx *c)
+{
+	for (int i = 0; i < c->nraces; i++) {
+		struct folio *f = c->race_folio[i];
+		int flags = c->race_flags[i];
+
+		if (!c->race_waiting[i])
+			continue;
+		c->race_waiting[i] = false;
+		c->race_folio[i] = NULL;
+		trace_note(c->host->trace, "race: memory_failure(%#lx) goes on", c->race_pfn[i]);
+		if (f) {
+			f->mf_pins++;	/* memory_failure() adopts its reference */
+			flags |= MF_COUNT_INCREASED;
+		}
+		(void)memory_failure(c->host, c->race_pfn[i], flags);
+	}
+}
+
+static void race_fire(struct host *host, void *arg)
 {
 	struct scn_ctx *c = arg;
 
+	(void)host;
+	/* host_race_point() has taken the firing race off the list. */
 	for (int i = 0; i < c->nraces; i++) {
-		struct folio *f;
-		unsigned long nr = 1UL << c->race_order[i], pfn = ALIGN_DOWN(c->race_pfn[i], nr);
-
 		if (!c->races[i].fn || !list_empty(&c->races[i].node))
 			continue;
 		c->races[i].fn = NULL;
-		if (alloc_contig_pfn_range(host, pfn, nr)) {
-			trace_note(host->trace, "race: %#lx..%#lx is not free; nothing allocated", pfn,
-				   pfn + nr - 1);
-			return;
-		}
-		/* A non-compound high-order kernel allocation now owns it. */
-		f = folio_new(host, pfn, c->race_order[i], FOLIO_OWNER_KERNEL_HIGH_ORDER, __GFP_NOFAIL);
-		atomic_set(&f->_refcount, 1);
-		f->extra_refs = 1;
-		trace_note(host->trace, "race: pfn %#lx..%#lx allocated (order %u)", pfn, pfn + nr - 1,
-			   c->race_order[i]);
+		if (c->race_mf[i])
+			race_memory_failure(c, i);
+		else
+			race_alloc(c, i);
 		return;
 	}
 }
@@ -830,16 +906,22 @@ static void race_alloc(struct host *host, void *arg)
 static int run_race(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	unsigned long pfn;
-	int i = c->nraces;
+	int i = c->nraces, flags;
 
 	if (i == (int)ARRAY_SIZE(c->races))
 		return fail(c, st, "at most %zu races per scenario", ARRAY_SIZE(c->races));
 	if (resolve(c, st, scn_arg(st, "at"), &pfn, NULL, NULL))
 		return -1;
+	if (parse_mf_flags(scn_arg(st, "flags"), &flags))
+		return fail(c, st, "bad flags '%s'", scn_arg(st, "flags"));
+	if (!pfn_valid(c->host, pfn))
+		return fail(c, st, "pfn %#lx is outside memory", pfn);
 	c->race_pfn[i] = pfn;
 	c->race_order[i] = (unsigned int)num(scn_arg(st, "order"), 0);
-	c->races[i].label = strcmp(pos_val(st, 0), race_words[1]) ? race_words[0] : race_words[1];
-	c->races[i].fn = race_alloc;
+	c->race_mf[i] = !strcmp(pos_val(st, 1), "memory_failure");
+	c->race_flags[i] = flags;
+	c->races[i].label = race_point(pos_val(st, 0));
+	c->races[i].fn = race_fire;
 	c->races[i].arg = c;
 	c->nraces++;
 	host_add_race(c->host, &c->races[i]);
@@ -1995,19 +2077,30 @@ static const struct scn_key hugepages_keys[] = {
 	{ "overcommit", 'n', false }, { NULL, 0, false },
 };
 static const struct scn_key race_keys[] = {
-	{ "at", 'l', true }, { "order", 'n', false }, { NULL, 0, false },
+	{ "at", 'l', true }, { "order", 'n', false }, { "flags", 'w', false }, { NULL, 0, false },
 };
 
 static int check_race(const struct scn_stmt *st, const void *syms, struct scn_error *err)
 {
 	const struct scn_arg *p = scn_pos(st, 0), *a = scn_pos(st, 1);
+	bool mf_point = !strncmp(p->val, "memory_failure:", 15);
 
-	if (strcmp(p->val, race_words[0]) && strcmp(p->val, race_words[1]))
-		return scn_errorf(err, st->line, p->col, "expected a race point (%s or %s), found '%s'",
-				  race_words[0], race_words[1], p->val);
-	if (strcmp(a->val, "alloc"))
-		return scn_errorf(err, st->line, a->col, "expected the action alloc, found '%s'", a->val);
-	return 0;
+	if (!race_point(p->val))
+		return scn_errorf(err, st->line, p->col,
+				  "expected a race point (%s, %s, %s or %s), found '%s'", race_points[0],
+				  race_points[1], race_points[2], race_points[3], p->val);
+	if (strcmp(a->val, "alloc") && strcmp(a->val, "memory_failure"))
+		return scn_errorf(err, st->line, a->col,
+				  "expected the action alloc or memory_failure, found '%s'", a->val);
+	if (!strcmp(a->val, "memory_failure") && mf_point)
+		return scn_errorf(err, st->line, a->col,
+				  "memory_failure cannot race at %s: a second memory_failure() waits for mf_mutex",
+				  p->val);
+	if (strcmp(a->val, "memory_failure") && scn_arg(st, "flags"))
+		return scn_errorf(err, st->line, a->col, "flags= goes with the action memory_failure");
+	if (strcmp(a->val, "alloc") && scn_arg(st, "order"))
+		return scn_errorf(err, st->line, a->col, "order= goes with the action alloc");
+	return check_flags(st, syms, err);
 }
 static const struct scn_key loc_keys[] = { { "at", 'l', false }, { "pfn", 'n', false }, { NULL, 0, false } };
 static const struct scn_key mf_keys[] = {
@@ -2110,7 +2203,7 @@ const struct scn_verb scn_verbs[] = {
 	  .help = "nr_hugepages pagesize=2M|1G [count=N] [node=N] [overcommit=N]" },
 	{ .name = "race", .pos = "WW", .keys = race_keys, .words = race_words, .run = run_race,
 	  .check = check_race,
-	  .help = "race memory_failure:after_get_hwpoison_page|memory_failure:before_take_page_off_buddy alloc at=LOCATION [order=N]" },
+	  .help = "race POINT alloc at=LOCATION [order=N] | race POINT memory_failure at=LOCATION [flags=F]" },
 	{ .name = "hwerror", .pos = "", .keys = loc_keys, .run = run_hwerror, .check = check_flags,
 	  .help = "hwerror at=LOCATION|pfn=N" },
 	/* errors */
@@ -2257,6 +2350,8 @@ static int run_stmt(struct scn_ctx *c, const struct scn_stmt *st)
 	if (st->v->expectation && ensure_host(c, st))
 		return -1;
 	ret = st->v->run(c, st);
+	if (c->host && !st->v->expectation)
+		race_resume(c);
 	if (c->host && c->host->mf_has_result && !st->v->expectation)
 		c->outcome = mf_last_outcome(c->host);
 	if (ret || c->failed)
