@@ -101,6 +101,7 @@ struct file *file_create(struct host *host, enum file_kind kind, const char *nam
 	file->refs = 1;
 	file->f_mapping.host = host;
 	rangemap_init(&file->f_mapping.i_pages);
+	rangemap_init(&file->f_mapping.guestmem_splits);
 	INIT_LIST_HEAD(&file->f_mapping.i_mmap);
 	init_rwsem(&file->f_mapping.i_mmap_rwsem, "i_mmap_rwsem");
 	init_rwsem(&file->f_mapping.invalidate_lock, "invalidate_lock");

@@ -149,6 +149,9 @@ int guestmem_hugetlb_split(struct folio *folio)
 		}
 	}
 	WARN_ON(host, rangemap_insert(&host->guestmem_splits, &gs->node));
+	gs->file_node.start = index;
+	gs->file_node.last = index + nr - 1;
+	WARN_ON(host, rangemap_insert(&mapping->guestmem_splits, &gs->file_node));
 	kfree(folio);
 	trace_note(host->trace, "guest_memfd: split the %s page at pfn %#lx into %lu pieces",
 		   gs->h->name, pfn, nr);
@@ -215,6 +218,7 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 		folio_destroy(p);
 	}
 	rangemap_erase(&host->guestmem_splits, &gs->node);
+	rangemap_erase(&mapping->guestmem_splits, &gs->file_node);
 	huge = folio_new(host, gs_head(gs), gs->order, FOLIO_OWNER_HUGETLB, __GFP_NOFAIL);
 	huge->page_type = PGTY_hugetlb;
 	huge->hstate = gs->h;
@@ -265,6 +269,8 @@ static void guestmem_hugetlb_return(struct host *host, struct guestmem_split *gs
 	bool poisoned = gs->hwpoison;
 
 	rangemap_erase(&host->guestmem_splits, &gs->node);
+	if (gs->mapping)
+		rangemap_erase(&gs->mapping->guestmem_splits, &gs->file_node);
 	for (i = 0; i < nr; i++)
 		folio_destroy(piece(host, gs, i));
 	huge = folio_new(host, gs_head(gs), gs->order, FOLIO_OWNER_HUGETLB, __GFP_NOFAIL);
@@ -341,26 +347,18 @@ struct folio *guestmem_hugetlb_reuse(struct address_space *mapping, struct guest
 
 struct guestmem_split *guestmem_split_find(struct address_space *mapping, pgoff_t index)
 {
-	struct range_node *n;
+	struct range_node *n = rangemap_find(&mapping->guestmem_splits, index);
 
-	for (n = rangemap_first(&mapping->host->guestmem_splits); n; n = rangemap_next(n)) {
-		struct guestmem_split *gs = container_of(n, struct guestmem_split, node);
-
-		if (gs->mapping == mapping && index >= gs->index && index < gs->index + gs_nr(gs))
-			return gs;
-	}
-	return NULL;
+	return n ? container_of(n, struct guestmem_split, file_node) : NULL;
 }
 
 void guestmem_hugetlb_forget_mapping(struct address_space *mapping)
 {
-	struct range_node *n;
+	struct range_node *n, *tmp;
 
-	for (n = rangemap_first(&mapping->host->guestmem_splits); n; n = rangemap_next(n)) {
-		struct guestmem_split *gs = container_of(n, struct guestmem_split, node);
-
-		if (gs->mapping == mapping)
-			gs->mapping = NULL;
+	rangemap_for_each(&mapping->guestmem_splits, n, tmp) {
+		container_of(n, struct guestmem_split, file_node)->mapping = NULL;
+		rangemap_erase(&mapping->guestmem_splits, n);
 	}
 }
 
@@ -377,6 +375,8 @@ void guestmem_hugetlb_teardown(struct host *host)
 			kfree(r);
 		}
 		rangemap_erase(&host->guestmem_splits, n);
+		if (gs->mapping)
+			rangemap_erase(&gs->mapping->guestmem_splits, &gs->file_node);
 		if (gs->spool)
 			hugepage_put_subpool(gs->spool);
 		kfree(gs);
@@ -395,6 +395,11 @@ int guestmem_validate(struct host *host)
 		struct guestmem_split *gs = container_of(n, struct guestmem_split, node);
 		unsigned long free = 0;
 
+		if (gs->mapping && guestmem_split_find(gs->mapping, gs->index) != gs) {
+			trace_note(host->trace, "invariant broken: split page at %#lx is not indexed in its file",
+				   gs_head(gs));
+			return -EUCLEAN;
+		}
 		for (unsigned long i = 0; i < gs_nr(gs); i++) {
 			struct folio *p = piece(host, gs, i);
 

@@ -275,6 +275,7 @@ enum { AS_EIO = 0, AS_ENOSPC = 1, AS_UNEVICTABLE = 3 };
 struct address_space {
 	struct host *host;
 	struct rangemap i_pages;	/* folios by index */
+	struct rangemap guestmem_splits; /* split guest_memfd HugeTLB pages by index */
 	unsigned long nrpages;
 	const struct address_space_operations *a_ops;
 	struct list_head i_mmap;	/* VMAs mapping this file (vma->shared) */
@@ -699,6 +700,7 @@ enum { GUESTMEM_POISON_DISTRIBUTE, GUESTMEM_POISON_COPY_HEAD };
 /* Metadata of a split HugeTLB folio, kept outside the folios, keyed by its pfns. */
 struct guestmem_split {
 	struct range_node node;		/* host->guestmem_splits: the huge page's pfns */
+	struct range_node file_node;	/* mapping->guestmem_splits: its page indices */
 	struct hstate *h;
 	unsigned int order;
 	int nid;
