@@ -29,6 +29,20 @@
 #define KVM_MEM_READONLY		(1U << 1)
 #define KVM_MEM_GUEST_MEMFD		(1U << 2)
 
+/*
+ * KVM Userfault, James Houghton's series "KVM: Introduce KVM Userfault"
+ * (v3, 2025-06-18, <20250618042424.330664-1-jthoughton@google.com>; not
+ * merged). Patch 04/15 adds KVM_MEM_USERFAULT (1UL << 3), the
+ * userfault_bitmap field of struct kvm_userspace_memory_region2 (taken
+ * from pad2[]) and KVM_MEMORY_EXIT_FLAG_USERFAULT (1ULL << 4); patch 07/15
+ * adds KVM_CAP_USERFAULT 243. The two bits are the same in v1 (2024-12)
+ * and v2 (2025-01); the capability number is not settled: v1 and v2 used
+ * 239, Sean's rework of 2025-05 240, v3 243, and mainline has since given
+ * 243 to KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED. A merged version will
+ * carry a new number; the model keeps v3's.
+ */
+#define KVM_MEM_USERFAULT		(1U << 3)
+
 #define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
 #define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
 
@@ -54,6 +68,8 @@
 #define KVM_EXIT_ARM_SEA_FLAG_GPA_VALID	(1ULL << 0)
 #define KVM_CAP_ARM_SEA_TO_USER		245
 #define KVM_MEMORY_EXIT_FLAG_PRIVATE	(1ULL << 3)
+#define KVM_MEMORY_EXIT_FLAG_USERFAULT	(1ULL << 4)
+#define KVM_CAP_USERFAULT		243
 
 #define KVM_USER_MEM_SLOTS		32764
 #define KVM_ADDRESS_SPACE_NUM		2
@@ -61,6 +77,10 @@
 #define FALLOC_FL_KEEP_SIZE		0x01
 #define FALLOC_FL_PUNCH_HOLE		0x02
 #define FALLOC_FL_ZERO_RANGE		0x10
+
+#ifndef BITS_PER_LONG
+#define BITS_PER_LONG			(8 * (int)sizeof(long))
+#endif
 
 /* ---- model switches ------------------------------------------------------------ */
 
@@ -134,6 +154,14 @@ struct kvm_memory_slot {
 	gfn_t base_gfn;
 	unsigned long npages;
 	unsigned long userspace_addr;
+	/*
+	 * KVM_MEM_USERFAULT: the VMM's bitmap, one bit per gfn of the slot.
+	 * MODEL: the kernel holds a user pointer and reads it with
+	 * __get_user(); the model's user pages hold no data, so this points at
+	 * the VMM's array itself, NULL when nothing is mapped at the address
+	 * userspace gave (the read faults).
+	 */
+	unsigned long *userfault_bitmap;
 	u32 flags;
 	struct {
 		struct file *file;	/* NULL once the file is released */
@@ -216,10 +244,17 @@ struct kvm_userspace_memory_region2 {
 	u64 guest_memfd_offset;
 	struct file *guest_memfd;	/* MODEL: the file itself, not an fd number */
 	bool guest_memfd_valid;		/* MODEL: false stands for a bad fd (EBADF) */
+	u64 userfault_bitmap;		/* KVM_MEM_USERFAULT: the bitmap's user address */
+	unsigned long *userfault_bitmap_mem;	/* MODEL: the VMM's array there, or NULL */
 };
 
 int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem);
 struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
+
+static inline bool kvm_is_userfault_memslot(const struct kvm_memory_slot *slot)
+{
+	return slot && (slot->flags & KVM_MEM_USERFAULT);
+}
 int kvm_vm_set_mem_attributes(struct kvm *kvm, u64 address, u64 size, u64 attributes, u64 flags);
 bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
 /* KVM_ENABLE_CAP on the VM fd: 0 or -EINVAL. */

@@ -4,11 +4,12 @@
  *
  * Models: virt/kvm/kvm_main.c: kvm_create_vm(), kvm_vm_ioctl_create_vcpu(),
  * kvm_set_memory_region() with check_memory_region_flags(),
- * kvm_vm_ioctl_set_mem_attributes().
+ * kvm_vm_ioctl_set_mem_attributes(); KVM Userfault (v3 of the series, see
+ * kvm.h): the memslot flag, kvm_arch_userfault_enabled().
  *
- * MODEL: an existing memslot can only be deleted (memory_size 0), not
- * moved or resized; at most 64 slots per address space. A VM fd is not a
- * file: kvm_destroy_vm() stands for its last close.
+ * MODEL: an existing memslot can be deleted (memory_size 0) or have its
+ * flags changed, not be moved or resized; at most 64 slots per address
+ * space. A VM fd is not a file: kvm_destroy_vm() stands for its last close.
  */
 #include <string.h>
 
@@ -223,6 +224,10 @@ void kvm_destroy_vm(struct kvm *kvm)
 	kfree(kvm);
 }
 
+/*
+ * KVM_CAP_USERFAULT is informational only (KVM_CHECK_EXTENSION): enabling
+ * it directly is -EINVAL, as for any capability KVM does not enable.
+ */
 int kvm_vm_enable_cap(struct kvm *kvm, u32 cap, u64 flags)
 {
 	if (cap == KVM_CAP_ARM_SEA_TO_USER && kvm->host->arch == ARCH_ARM64 && !flags) {
@@ -274,15 +279,81 @@ struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
 	return n ? container_of(n, struct kvm_memory_slot, node) : NULL;
 }
 
-/* Models check_memory_region_flags(). */
+/*
+ * Models check_memory_region_flags(). KVM_MEM_USERFAULT is valid where the
+ * arch uses the generic page fault (CONFIG_KVM_GENERIC_PAGE_FAULT: x86 and
+ * arm64 in the series, so both of the model's), guest_memfd slots included.
+ */
 static int check_memory_region_flags(const struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem)
 {
-	u32 valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY;
+	u32 valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY | KVM_MEM_USERFAULT;
 
 	/* Neither dirty logging nor read-only memslots with guest_memfd. */
 	if (mem->flags & KVM_MEM_GUEST_MEMFD)
 		valid &= ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY);
 	return mem->flags & ~valid ? -EINVAL : 0;
+}
+
+/*
+ * access_ok() and untagged_addr() on the userfault bitmap's address.
+ * x86-64 (4-level paging, no LAM): user addresses end below 1 << 47, one
+ * page short of it. arm64 (VA_BITS 48): below 1 << 48, and the top byte
+ * may hold a tag, which the series refuses (the address must be untagged).
+ */
+static bool userfault_bitmap_ok(const struct kvm *kvm, u64 addr, u64 npages)
+{
+	u64 len = (npages + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(long);
+	u64 limit;
+
+	if (kvm->host->arch == ARCH_ARM64) {
+		u64 untagged = (u64)((s64)(addr << 8) >> 8);
+
+		if (untagged != addr)
+			return false;
+		limit = 1ULL << 48;
+	} else {
+		limit = (1ULL << 47) - PAGE_SIZE;
+	}
+	return len <= limit && addr <= limit - len;
+}
+
+/*
+ * Models kvm_arch_userfault_enabled(): new faults on pages marked in the
+ * bitmap must exit, so translations the bitmap covers must go. The
+ * series' generic version drops the whole slot
+ * (kvm_arch_flush_shadow_memslot()); bits set later have no effect on
+ * pages mapped meanwhile until the flag is cleared and set again.
+ */
+static void kvm_arch_userfault_enabled(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	kvm_mmu_unmap_gfn_range(kvm, slot->base_gfn, slot->base_gfn + slot->npages, KVM_FILTER_ALL);
+}
+
+/*
+ * A flags-only change (KVM_MR_FLAGS_ONLY), the series' way to toggle
+ * KVM_MEM_USERFAULT on a live slot, guest_memfd slots included.
+ */
+static void kvm_commit_flags_change(struct kvm *kvm, struct kvm_memory_slot *slot,
+				    const struct kvm_userspace_memory_region2 *mem)
+{
+	u32 old_flags = slot->flags;
+
+	slot->flags = mem->flags;
+	slot->userfault_bitmap = mem->flags & KVM_MEM_USERFAULT ? mem->userfault_bitmap_mem : NULL;
+	if (!(old_flags & KVM_MEM_USERFAULT) && (mem->flags & KVM_MEM_USERFAULT)) {
+		kvm_arch_userfault_enabled(kvm, slot);
+		trace_note(kvm->host->trace, "vm%d: KVM_MEM_USERFAULT set on slot %u: stage-2 of gfn %#llx-%#llx zapped",
+			   kvm->id, slot->id, (unsigned long long)slot->base_gfn,
+			   (unsigned long long)(slot->base_gfn + slot->npages - 1));
+	} else if ((old_flags & KVM_MEM_USERFAULT) && !(mem->flags & KVM_MEM_USERFAULT) &&
+		   kvm->host->arch == ARCH_X86) {
+		/*
+		 * x86 recovers huge pages when the flag goes (kvm_mmu_slot_apply_flags()),
+		 * as after dirty logging; arm64 leaves the 4K mappings.
+		 * MODEL: by zapping the slot, so that the next faults map huge.
+		 */
+		kvm_mmu_unmap_gfn_range(kvm, slot->base_gfn, slot->base_gfn + slot->npages, KVM_FILTER_ALL);
+	}
 }
 
 int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memory_region2 *mem)
@@ -305,6 +376,9 @@ int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memo
 		return -EINVAL;
 	if (mem->guest_phys_addr + mem->memory_size < mem->guest_phys_addr)
 		return -EINVAL;
+	if ((mem->flags & KVM_MEM_USERFAULT) &&
+	    !userfault_bitmap_ok(kvm, mem->userfault_bitmap, mem->memory_size >> PAGE_SHIFT))
+		return -EINVAL;
 	if (id >= 64)
 		return -EINVAL;	/* MODEL: 64 slots per address space */
 
@@ -317,7 +391,21 @@ int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memo
 		goto out;
 	}
 	if (old) {
-		ret = -EINVAL;	/* MODEL: no move, resize or flags change */
+		/*
+		 * Without the series a guest_memfd slot is immutable; with it
+		 * only moving one is refused. MODEL: no move at all, and
+		 * KVM_MEM_GUEST_MEMFD itself cannot be toggled.
+		 */
+		ret = -EINVAL;
+		if (mem->guest_phys_addr >> PAGE_SHIFT != old->base_gfn ||
+		    mem->userspace_addr != old->userspace_addr ||
+		    mem->memory_size >> PAGE_SHIFT != old->npages ||
+		    ((mem->flags ^ old->flags) & (KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD)))
+			goto out;
+		/* Nothing to change: the bitmap address is not looked at either. */
+		if (mem->flags != old->flags)
+			kvm_commit_flags_change(kvm, old, mem);
+		ret = 0;
 		goto out;
 	}
 	for (struct range_node *n = rangemap_lower(&kvm->memslots, (unsigned long)(mem->guest_phys_addr >> PAGE_SHIFT));
@@ -338,6 +426,8 @@ int kvm_set_user_memory_region2(struct kvm *kvm, const struct kvm_userspace_memo
 	slot->npages = (unsigned long)(mem->memory_size >> PAGE_SHIFT);
 	slot->userspace_addr = (unsigned long)mem->userspace_addr;
 	slot->flags = mem->flags;
+	if (mem->flags & KVM_MEM_USERFAULT)
+		slot->userfault_bitmap = mem->userfault_bitmap_mem;
 	slot->node.start = (unsigned long)slot->base_gfn;
 	slot->node.last = (unsigned long)slot->base_gfn + slot->npages - 1;
 	INIT_LIST_HEAD(&slot->gmem_node);

@@ -5,7 +5,9 @@
  *
  * Models: arch/x86/kvm/mmu/mmu.c: kvm_mmu_faultin_pfn(),
  * kvm_mmu_faultin_pfn_gmem(), kvm_mmu_prepare_memory_fault_exit(),
- * kvm_handle_error_pfn(), kvm_send_hwpoison_signal().
+ * kvm_handle_error_pfn(), kvm_send_hwpoison_signal(); KVM Userfault's
+ * kvm_do_userfault() and 4K mappings in userfault slots (v3 of the series,
+ * patches 04-06; see kvm.h).
  *
  * MODEL: the guest is not executed; an access is the unit. An access that
  * consumes poison is handed to the arch front end (a #MC VM exit on x86).
@@ -80,6 +82,33 @@ static int memory_fault_exit(struct kvm_vcpu *vcpu, gfn_t gfn, bool private, int
 	return err;
 }
 
+/*
+ * Models kvm_do_userfault(), called at the top of __kvm_mmu_faultin_pfn()
+ * on x86 (before the private/shared split, so private faults too) and
+ * before __kvm_faultin_pfn() in arm64's user_mem_abort(): a fault on a gfn
+ * whose bit is set in the slot's bitmap exits to userspace instead of
+ * faulting the page in. True means exit with -EFAULT: a memory-fault exit
+ * with KVM_MEMORY_EXIT_FLAG_USERFAULT, or, when the bitmap cannot be read,
+ * a bare -EFAULT with no exit set up.
+ */
+static bool kvm_do_userfault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gfn_t gfn,
+			     bool private)
+{
+	unsigned long offset, chunk;
+
+	if (!kvm_is_userfault_memslot(slot))
+		return false;
+	if (!slot->userfault_bitmap)
+		return true;	/* __get_user() failed */
+	offset = (unsigned long)(gfn - slot->base_gfn);
+	chunk = slot->userfault_bitmap[offset / BITS_PER_LONG];
+	if (!test_bit((unsigned int)(offset % BITS_PER_LONG), &chunk))
+		return false;
+	(void)memory_fault_exit(vcpu, gfn, private, -EFAULT);
+	vcpu->run.memory_fault.flags |= KVM_MEMORY_EXIT_FLAG_USERFAULT;
+	return true;
+}
+
 static int exit_intr(struct kvm_vcpu *vcpu)
 {
 	vcpu->run.exit_reason = KVM_EXIT_INTR;
@@ -104,6 +133,8 @@ static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gf
 	unsigned long pfn;
 	int max_order = 0, ret;
 
+	if (kvm_do_userfault(vcpu, slot, gfn, private))
+		return -EFAULT;
 	if (private || slot->gmem.gmem_only) {
 		ret = kvm_gmem_get_pfn(kvm, slot, gfn, &pfn, &max_order);
 		if (ret)
@@ -137,6 +168,13 @@ static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gf
 		if (f && folio_test_large(f) && ((pfn - folio_pfn(f)) == ((gfn) & (folio_nr_pages(f) - 1))))
 			max_order = (int)folio_order(f);
 	}
+	/*
+	 * While KVM_MEM_USERFAULT is set only 4K mappings are made
+	 * (kvm_mmu_hugepage_adjust() on x86, force_pte on arm64), so that a
+	 * fault on a page the VMM has not marked never maps one it has.
+	 */
+	if (kvm_is_userfault_memslot(slot))
+		max_order = 0;
 	/*
 	 * kvm_release_faultin_page(): a page mapped writable is marked dirty,
 	 * guest_memfd's included.

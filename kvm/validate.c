@@ -2,7 +2,8 @@
 /*
  * Invariants of the KVM model: stage-2 entries lie in memslots and never map
  * a page memory_failure() has handled; private memory comes from
- * guest_memfd and is never mapped into userspace.
+ * guest_memfd and is never mapped into userspace; a KVM_MEM_USERFAULT slot
+ * has only 4K stage-2 entries.
  */
 #include "kvm/attr.h"
 #include "kvm/kvm.h"
@@ -32,6 +33,9 @@ static int validate_vm(struct kvm *kvm)
 		if (s->private && !(slot->flags & KVM_MEM_GUEST_MEMFD))
 			return BROKEN(host, "vm%d: private stage-2 entry for gfn %#lx without guest_memfd",
 				      kvm->id, n->start);
+		if (s->order && kvm_is_userfault_memslot(slot))
+			return BROKEN(host, "vm%d: order-%u stage-2 entry for gfn %#lx in a KVM_MEM_USERFAULT slot",
+				      kvm->id, s->order, n->start);
 		if (kvm->bugged)
 			continue;
 		for (unsigned long i = 0; i < (1UL << s->order); i++) {

@@ -35,6 +35,19 @@ struct scn_obj {
 	u64 len;
 };
 
+/*
+ * A userfault bitmap in the VMM's memory: one bit per gfn of a memslot,
+ * which the VMM writes (`userfault`) and KVM reads. Kept until the host is
+ * gone, since a memslot may still point at it.
+ */
+struct vmm_ufbitmap {
+	struct kvm *kvm;
+	u32 slot;			/* as_id << 16 | id */
+	gfn_t base_gfn;
+	unsigned long npages;
+	unsigned long *bits;
+};
+
 struct scn_ctx {
 	const struct scn_file *f;
 	const struct scn_run_opts *opts;
@@ -67,6 +80,8 @@ struct scn_ctx {
 	char failure[512];
 	bool halted;
 	struct mf_outcome outcome;	/* the last action result of the run */
+	struct vmm_ufbitmap *ufb;	/* the VMM's KVM Userfault bitmaps */
+	int nufb;
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -1170,18 +1185,102 @@ static struct kvm_gmem *need_gmem(struct scn_ctx *c, const struct scn_stmt *st, 
 	return o->gmem;
 }
 
+/* Where the VMM's userfault bitmaps live in its address space (never mapped in the model). */
+#define VMM_UFBITMAP_BASE	0x7e0000000000ULL
+
+static struct vmm_ufbitmap *vmm_ufbitmap_find(struct scn_ctx *c, struct kvm *kvm, u32 slot)
+{
+	for (int i = c->nufb - 1; i >= 0; i--)
+		if (c->ufb[i].kvm == kvm && c->ufb[i].slot == slot)
+			return &c->ufb[i];
+	return NULL;
+}
+
+/*
+ * The VMM's bitmap for a slot of @npages at @base_gfn: the existing one
+ * when it covers the slot (so that the bits survive clearing and setting
+ * KVM_MEM_USERFAULT), a new zeroed one otherwise.
+ */
+static struct vmm_ufbitmap *vmm_ufbitmap_get(struct scn_ctx *c, struct kvm *kvm, u32 slot, gfn_t base_gfn,
+					     unsigned long npages)
+{
+	struct vmm_ufbitmap *b = vmm_ufbitmap_find(c, kvm, slot);
+
+	if (b && b->base_gfn == base_gfn && b->npages >= npages)
+		return b;
+	c->ufb = krealloc_array(c->ufb, (size_t)c->nufb + 1, sizeof(*c->ufb), __GFP_NOFAIL);
+	b = &c->ufb[c->nufb++];
+	b->kvm = kvm;
+	b->slot = slot;
+	b->base_gfn = base_gfn;
+	b->npages = npages;
+	b->bits = kcalloc((npages + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(long), __GFP_NOFAIL);
+	return b;
+}
+
+/* Its user address: one 1G window per slot above the VMM's mappings. */
+static u64 vmm_ufbitmap_addr(const struct scn_ctx *c, const struct vmm_ufbitmap *b)
+{
+	return VMM_UFBITMAP_BASE + ((u64)(b - c->ufb) << 30);
+}
+
+static const char *const memslot_flag_names[] = { "log_dirty_pages", "readonly", "userfault", NULL };
+static const u32 memslot_flag_bits[] = { KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MEM_USERFAULT };
+
+/* flags=A,B of memslot: the KVM_MEM_* bits, or -1 for an unknown name. */
+static long memslot_flags(const char *v, const char **bad, size_t *badlen)
+{
+	long flags = 0;
+
+	while (v && *v) {
+		size_t n = strcspn(v, ",");
+		int i;
+
+		for (i = 0; memslot_flag_names[i]; i++)
+			if (strlen(memslot_flag_names[i]) == n && !strncmp(memslot_flag_names[i], v, n))
+				break;
+		if (!memslot_flag_names[i]) {
+			*bad = v;
+			*badlen = n;
+			return -1;
+		}
+		flags |= memslot_flag_bits[i];
+		v += n + (v[n] == ',');
+	}
+	return flags;
+}
+
 static int run_memslot(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	struct scn_obj *vm = need(c, st, pos_val(st, 0));
 	struct kvm_userspace_memory_region2 mem = { 0 };
 	const char *g = scn_arg(st, "gmem"), *ua = scn_arg(st, "uaddr");
+	const char *bad;
+	size_t badlen;
 
 	if (!vm)
 		return -1;
 	mem.slot = (u32)num(scn_arg(st, "slot"), 0) | ((u32)num(scn_arg(st, "as"), 0) << 16);
 	mem.guest_phys_addr = num(scn_arg(st, "gpa"), 0);
 	mem.memory_size = num(scn_arg(st, "size"), 0);
-	mem.flags = (u32)num(scn_arg(st, "rawflags"), 0);
+	mem.flags = (u32)num(scn_arg(st, "rawflags"), 0) |
+		    (u32)memslot_flags(scn_arg(st, "flags"), &bad, &badlen);
+	if (mem.flags & KVM_MEM_USERFAULT) {
+		/*
+		 * The VMM's own bitmap for this slot by default; userfault_bitmap=
+		 * gives a raw address instead, where nothing is mapped.
+		 */
+		if (scn_arg(st, "userfault_bitmap")) {
+			mem.userfault_bitmap = num(scn_arg(st, "userfault_bitmap"), 0);
+		} else {
+			struct vmm_ufbitmap *b = vmm_ufbitmap_get(c, vm->kvm, mem.slot,
+								   mem.guest_phys_addr >> PAGE_SHIFT,
+								   (unsigned long)(mem.memory_size >> PAGE_SHIFT));
+
+			mem.userfault_bitmap = vmm_ufbitmap_addr(c, b);
+			mem.userfault_bitmap_mem = b->bits;
+		}
+	}
 	if (ua) {
 		unsigned long addr;
 
@@ -1203,6 +1302,51 @@ static int run_memslot(struct scn_ctx *c, const struct scn_stmt *st)
 		mem.guest_memfd_offset = num(scn_arg(st, "offset"), 0);
 	}
 	record_ret(c, "KVM_SET_USER_MEMORY_REGION2", kvm_set_user_memory_region2(vm->kvm, &mem));
+	return 0;
+}
+
+/*
+ * The VMM sets or clears the bits of [gpa, gpa + size) in its userfault
+ * bitmap for the memslot holding gpa: plain stores to its own memory, no
+ * ioctl. KVM reads the bits on its next faults; a page mapped already
+ * stays mapped until KVM_MEM_USERFAULT is cleared and set again.
+ */
+static int run_userfault(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 0));
+	u64 gpa = num(scn_arg(st, "gpa"), 0), size = num(scn_arg(st, "size"), PAGE_SIZE);
+	bool on = !strcmp(pos_val(st, 1), "on");
+	struct kvm_memory_slot *slot;
+	struct vmm_ufbitmap *b;
+	gfn_t gfn, end;
+
+	if (!vm)
+		return -1;
+	if ((gpa | size) & (PAGE_SIZE - 1) || !size || gpa + size < gpa)
+		return fail(c, st, "userfault: gpa=%#llx size=%#llx is not a page-aligned, non-empty range",
+			    (unsigned long long)gpa, (unsigned long long)size);
+	slot = gfn_to_memslot(vm->kvm, gpa >> PAGE_SHIFT);
+	if (!slot)
+		return fail(c, st, "userfault: no memslot holds gpa %#llx: a userfault bitmap covers one memslot",
+			    (unsigned long long)gpa);
+	gfn = gpa >> PAGE_SHIFT;
+	end = (gpa + size) >> PAGE_SHIFT;
+	if (end > slot->base_gfn + slot->npages)
+		return fail(c, st, "userfault: gpa %#llx-%#llx runs past the end of slot %u (gpa %#llx-%#llx), "
+			    "the bitmap's last bit", (unsigned long long)gpa, (unsigned long long)(gpa + size - 1),
+			    slot->id, (unsigned long long)(slot->base_gfn << PAGE_SHIFT),
+			    (unsigned long long)(((slot->base_gfn + slot->npages) << PAGE_SHIFT) - 1));
+	b = vmm_ufbitmap_get(c, vm->kvm, (u32)slot->as_id << 16 | slot->id, slot->base_gfn, slot->npages);
+	for (; gfn < end; gfn++) {
+		unsigned long off = (unsigned long)(gfn - b->base_gfn);
+
+		if (on)
+			set_bit((unsigned int)(off % BITS_PER_LONG), &b->bits[off / BITS_PER_LONG]);
+		else
+			clear_bit((unsigned int)(off % BITS_PER_LONG), &b->bits[off / BITS_PER_LONG]);
+	}
+	trace_note(&c->trace, "VMM: userfault bitmap of vm%d slot %u: gpa %#llx-%#llx %s", vm->kvm->id,
+		   slot->id, (unsigned long long)gpa, (unsigned long long)(gpa + size - 1), on ? "set" : "cleared");
 	return 0;
 }
 
@@ -1367,8 +1511,9 @@ static int run_enable_cap(struct scn_ctx *c, const struct scn_stmt *st)
 	if (!vm)
 		return -1;
 	record_ret(c, "KVM_ENABLE_CAP",
-		   kvm_vm_enable_cap(vm->kvm, strcmp(cap, "KVM_CAP_ARM_SEA_TO_USER") ? (u32)num(cap, 0) :
-				     KVM_CAP_ARM_SEA_TO_USER, num(scn_arg(st, "flags"), 0)));
+		   kvm_vm_enable_cap(vm->kvm, !strcmp(cap, "KVM_CAP_ARM_SEA_TO_USER") ? KVM_CAP_ARM_SEA_TO_USER :
+				     !strcmp(cap, "KVM_CAP_USERFAULT") ? KVM_CAP_USERFAULT : (u32)num(cap, 0),
+				     num(scn_arg(st, "flags"), 0)));
 	return 0;
 }
 
@@ -1707,6 +1852,34 @@ static int expect_task(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+static const char *const exit_flag_names[] = {
+	"KVM_MEMORY_EXIT_FLAG_PRIVATE", "KVM_MEMORY_EXIT_FLAG_USERFAULT", NULL,
+};
+static const u64 exit_flag_bits[] = { KVM_MEMORY_EXIT_FLAG_PRIVATE, KVM_MEMORY_EXIT_FLAG_USERFAULT };
+
+/* exit_flags=A|B (KVM_MEMORY_EXIT_FLAG_* names) or a number; ~0 when unknown. */
+static u64 exit_flags_parse(const char *v)
+{
+	u64 flags = 0;
+
+	if (!strncmp(v, "KVM_", 4)) {
+		while (*v) {
+			size_t n = strcspn(v, "|");
+			int i;
+
+			for (i = 0; exit_flag_names[i]; i++)
+				if (strlen(exit_flag_names[i]) == n && !strncmp(exit_flag_names[i], v, n))
+					break;
+			if (!exit_flag_names[i])
+				return ~0ULL;
+			flags |= exit_flag_bits[i];
+			v += n + (v[n] == '|');
+		}
+		return flags;
+	}
+	return num(v, ~0ULL);
+}
+
 static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	struct mf_outcome m = mf_last_outcome(c->host);
@@ -1779,8 +1952,7 @@ static int expect_plain(struct scn_ctx *c, const struct scn_stmt *st)
 			} else {
 				got = c->last_run.memory_fault.flags;
 			}
-			want = !strcmp(a->val, "KVM_MEMORY_EXIT_FLAG_PRIVATE") ? KVM_MEMORY_EXIT_FLAG_PRIVATE :
-			       num(a->val, ~0ULL);
+			want = !strcmp(a->key, "exit_flags") ? exit_flags_parse(a->val) : num(a->val, ~0ULL);
 			if (got != want)
 				return fail(c, st, "expected %s=%s, got %#llx", a->key, a->val,
 					    (unsigned long long)got);
@@ -2131,8 +2303,31 @@ static const struct scn_key gmem_keys[] = {
 static const struct scn_key memslot_keys[] = {
 	{ "slot", 'n', true }, { "as", 'n', false }, { "gpa", 'n', false }, { "size", 'n', true },
 	{ "gmem", 'F', false }, { "offset", 'n', false }, { "uaddr", 'w', false },
-	{ "rawflags", 'n', false }, { NULL, 0, false },
+	{ "rawflags", 'n', false }, { "flags", 'w', false }, { "userfault_bitmap", 'n', false },
+	{ NULL, 0, false },
 };
+
+static int check_memslot(const struct scn_stmt *st, const void *syms, struct scn_error *err)
+{
+	const struct scn_arg *a = scn_arg_find(st, "flags");
+	const char *bad;
+	size_t badlen;
+
+	if (a && memslot_flags(a->val, &bad, &badlen) < 0)
+		return scn_errorf(err, st->line, a->col + 6 + (int)(bad - a->val),
+				  "unknown memslot flag '%.*s' (log_dirty_pages, readonly, userfault)",
+				  (int)badlen, bad);
+	if (scn_arg(st, "userfault_bitmap") && (!a || !strstr(a->val, "userfault")) &&
+	    !scn_arg(st, "rawflags"))
+		return scn_errorf(err, st->line, scn_arg_find(st, "userfault_bitmap")->col,
+				  "userfault_bitmap= goes with flags=userfault");
+	return 0;
+}
+
+static const struct scn_key userfault_keys[] = {
+	{ "gpa", 'n', true }, { "size", 'n', false }, { NULL, 0, false },
+};
+static const char *const userfault_words[] = { "on", "off", NULL };
 static const struct scn_key attr_keys[] = {
 	{ "gpa", 'n', true }, { "size", 'n', true }, { "private", 'b', false },
 	{ "rawattributes", 'n', false }, { "flags", 'n', false }, { NULL, 0, false },
@@ -2231,8 +2426,11 @@ const struct scn_verb scn_verbs[] = {
 	  .help = "vcpu NAME VM THREAD [id=N]" },
 	{ .name = "gmem", .pos = "NV", .keys = gmem_keys, .defines = SYM_FILE, .run = run_gmem,
 	  .help = "gmem NAME VM size=SIZE [flags=mmap,init_shared] [pagesize=2M|1G] [rawflags=N]" },
-	{ .name = "memslot", .pos = "V", .keys = memslot_keys, .run = run_memslot,
-	  .help = "memslot VM slot=N gpa=ADDR size=SIZE [gmem=FILE offset=OFF] [uaddr=MAPPING+OFF]" },
+	{ .name = "memslot", .pos = "V", .keys = memslot_keys, .run = run_memslot, .check = check_memslot,
+	  .help = "memslot VM slot=N gpa=ADDR size=SIZE [gmem=FILE offset=OFF] [uaddr=MAPPING+OFF] "
+		  "[flags=log_dirty_pages,readonly,userfault] [userfault_bitmap=N]" },
+	{ .name = "userfault", .pos = "VW", .keys = userfault_keys, .words = userfault_words,
+	  .run = run_userfault, .help = "userfault VM gpa=ADDR [size=SIZE] on|off" },
 	{ .name = "set_attributes", .pos = "V", .keys = attr_keys, .run = run_set_attributes,
 	  .help = "set_attributes VM gpa=ADDR size=SIZE private=yes|no" },
 	{ .name = "set_attributes2", .pos = "F", .keys = attr2_keys, .run = run_set_attributes2,
@@ -2243,7 +2441,7 @@ const struct scn_verb scn_verbs[] = {
 	  .help = "guest VCPU read|write gpa=ADDR [private=yes|no] [gva=ADDR] [s1ptw=yes]" },
 	{ .name = "kvm_bug", .pos = "V", .run = run_kvm_bug, .help = "kvm_bug VM" },
 	{ .name = "enable_cap", .pos = "VX", .keys = cap_keys, .run = run_enable_cap,
-	  .help = "enable_cap VM KVM_CAP_ARM_SEA_TO_USER|N [flags=N]" },
+	  .help = "enable_cap VM KVM_CAP_ARM_SEA_TO_USER|KVM_CAP_USERFAULT|N [flags=N]" },
 	{ .name = "set_vcpu_events", .pos = "C", .keys = events_keys, .run = run_set_vcpu_events,
 	  .help = "set_vcpu_events VCPU [ext_dabt=yes] [serror=yes]" },
 	{ .name = "ghes", .pos = "", .keys = loc_keys, .run = run_ghes, .check = check_flags,
@@ -2454,6 +2652,9 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 		kvm_host_teardown(c.host);
 		host_destroy(c.host);
 	}
+	for (int i = 0; i < c.nufb; i++)
+		kfree(c.ufb[i].bits);
+	kfree(c.ufb);
 	trace_destroy(&c.trace);
 	return 0;
 }

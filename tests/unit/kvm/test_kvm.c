@@ -299,6 +299,53 @@ TEST(initial_stage_unmaps_whole_file)
 	t_vm_free(&v);
 }
 
+/*
+ * KVM Userfault on a private guest_memfd slot: setting KVM_MEM_USERFAULT
+ * late (a flags-only change) drops the slot's stage-2; a private fault on
+ * a marked gfn exits with both memory-fault flags, before guest_memfd is
+ * asked for the page; clearing the bit lets the next fault in.
+ */
+TEST(userfault_private_gmem_exit_flags)
+{
+	struct t_vm v;
+	struct kvm_gmem *g;
+	struct kvm_userspace_memory_region2 m = {
+		.flags = KVM_MEM_GUEST_MEMFD, .memory_size = 2 << 20, .guest_memfd_valid = true,
+	};
+	unsigned long bits[(512 + BITS_PER_LONG - 1) / BITS_PER_LONG] = { 0 };
+	int err;
+
+	t_vm_init(&v, KVM_X86_SW_PROTECTED_VM);
+	g = kvm_gmem_create(v.kvm, 2 << 20, 0, &err);
+	ASSERT_OK(err);
+	m.guest_memfd = g->file;
+	ASSERT_OK(kvm_set_user_memory_region2(v.kvm, &m));
+	ASSERT_OK(kvm_vm_set_mem_attributes(v.kvm, 0, 2 << 20, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0));
+	ASSERT_OK(x86_vcpu_access(v.vcpu, 0x1000, true, -1));
+	EXPECT_TRUE(kvm_spte_lookup(v.kvm, 1) != NULL);
+	bits[0] = 1UL << 1;
+	m.flags |= KVM_MEM_USERFAULT;
+	m.userfault_bitmap = 0x7e0000000000ULL;
+	m.userfault_bitmap_mem = bits;
+	ASSERT_OK(kvm_set_user_memory_region2(v.kvm, &m));
+	EXPECT_TRUE(kvm_spte_lookup(v.kvm, 1) == NULL);
+	EXPECT_ERR(x86_vcpu_access(v.vcpu, 0x1000, false, -1), -EFAULT);
+	EXPECT_EQ(v.vcpu->run.exit_reason, KVM_EXIT_MEMORY_FAULT);
+	EXPECT_EQ(v.vcpu->run.memory_fault.gpa, 0x1000);
+	EXPECT_EQ(v.vcpu->run.memory_fault.flags,
+		  KVM_MEMORY_EXIT_FLAG_PRIVATE | KVM_MEMORY_EXIT_FLAG_USERFAULT);
+	EXPECT_TRUE(kvm_spte_lookup(v.kvm, 1) == NULL);
+	ASSERT_OK(x86_vcpu_access(v.vcpu, 0x2000, false, -1));
+	EXPECT_EQ(kvm_spte_lookup(v.kvm, 2)->order, 0);
+	bits[0] = 0;
+	ASSERT_OK(x86_vcpu_access(v.vcpu, 0x1000, false, -1));
+	EXPECT_TRUE(kvm_spte_lookup(v.kvm, 1) != NULL);
+	/* KVM_MEM_GUEST_MEMFD itself cannot be dropped by a flags change. */
+	m.flags = KVM_MEM_USERFAULT;
+	EXPECT_ERR(kvm_set_user_memory_region2(v.kvm, &m), -EINVAL);
+	t_vm_free(&v);
+}
+
 static const struct t_case cases[] = {
 	T(gmem_create_sizes_and_flags),
 	T(gmem_mmap_needs_flag_and_shared),
@@ -308,6 +355,7 @@ static const struct t_case cases[] = {
 	T(private_gmem_consumed_error_and_mf_delayed_fix),
 	T(conversion_to_private_refused_by_pins),
 	T(initial_stage_unmaps_whole_file),
+	T(userfault_private_gmem_exit_flags),
 };
 
 T_MAIN("kvm/test_kvm", cases)
