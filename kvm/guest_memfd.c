@@ -156,6 +156,10 @@ static struct folio *kvm_gmem_get_folio(struct kvm_gmem *gmem, pgoff_t index, in
 	if (range_has_shared(gmem, base, nr)) {
 		ret = guestmem_hugetlb_split(folio);
 		if (ret) {
+			/* Never leave a whole folio cached under a shared index. */
+			folio_get(folio);
+			filemap_remove_folio(folio);
+			folio_put(folio);
 			*errp = ret;
 			return NULL;
 		}
@@ -360,6 +364,8 @@ int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len)
 	end = (pgoff_t)((offset + len) >> PAGE_SHIFT);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		down_write(&mapping->invalidate_lock);
+		/* Like the truncation it ends in, the merge needs the VMM's mappings gone. */
+		kvm_gmem_unmap_user(gmem, start, end);
 		/*
 		 * A split huge page is merged first: it goes back to the file
 		 * whole. One with a poisoned piece cannot be: its pieces are
