@@ -484,6 +484,19 @@ static bool conversion_safe(struct kvm_gmem *gmem, struct folio *f)
 	       folio_ref_count(f) == (int)folio_nr_pages(f) + extra;
 }
 
+/* A failed conversion to shared merges back the huge pages it split in [first, last). */
+static void unsplit(struct kvm_gmem *gmem, pgoff_t first, pgoff_t last, const unsigned long *split_here)
+{
+	unsigned long nr = gmem_nr(gmem);
+
+	for (pgoff_t i = first; i < last; i += nr) {
+		unsigned long bit = (i - first) / nr;
+
+		if (split_here[bit / BITS_PER_LONG] & (1UL << (bit % BITS_PER_LONG)))
+			(void)guestmem_hugetlb_merge(&gmem->file->f_mapping, i);
+	}
+}
+
 int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 attributes,
 			    u64 flags, u64 *error_offset)
 {
@@ -492,6 +505,7 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 	unsigned long nr = gmem_nr(gmem);
 	pgoff_t start, end, rstart, rend;
 	struct range_node *n, *tmp;
+	unsigned long *split_here = NULL;	/* huge pages this call split */
 	int ret;
 
 	if (flags || (attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE) || *error_offset || !size ||
@@ -518,25 +532,45 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 		}
 		kvm_gmem_invalidate(gmem, rstart, rend, KVM_FILTER_SHARED);
 	} else {
-		kvm_gmem_invalidate(gmem, rstart, rend, KVM_FILTER_PRIVATE);
-	}
-	ret = attr_set_range(&gmem->private, start, end - 1, to_private);
-	if (ret || !gmem->h)
-		goto out;
-	/* Restructure: shared pages need 4K folios; an all-private huge page is merged. */
-	for (pgoff_t i = rstart; i < rend; i += nr) {
-		struct folio *f = filemap_get_folio(mapping, i);
+		if (gmem->h) {
+			unsigned long pages = (rend - rstart) / nr;
 
-		if (!to_private && f && folio_test_hugetlb(f)) {
+			split_here = kcalloc((pages + BITS_PER_LONG - 1) / BITS_PER_LONG,
+					     sizeof(*split_here), GFP_KERNEL);
+			if (!split_here) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+		kvm_gmem_invalidate(gmem, rstart, rend, KVM_FILTER_PRIVATE);
+		/*
+		 * Shared pages need 4K folios: split every whole huge page of the
+		 * range before the attributes change, so that a failure leaves
+		 * them as they were (the pages split by this call are merged back).
+		 */
+		for (pgoff_t i = rstart; gmem->h && i < rend; i += nr) {
+			struct folio *f = filemap_get_folio(mapping, i);
+
+			if (!f || !folio_test_hugetlb(f))
+				continue;
 			kvm_gmem_invalidate(gmem, i, i + nr, KVM_FILTER_ALL);
 			ret = guestmem_hugetlb_split(f);
 			if (ret) {
-				/* Roll the attribute change back. */
-				(void)!attr_set_range(&gmem->private, start, end - 1, true);
-				*error_offset = (u64)i << PAGE_SHIFT;
+				unsplit(gmem, rstart, i, split_here);
+				*error_offset = (u64)max(i, start) << PAGE_SHIFT;
 				goto out;
 			}
-		} else if (to_private && guestmem_split_find(mapping, i) && !range_has_shared(gmem, i, nr)) {
+			split_here[(i - rstart) / nr / BITS_PER_LONG] |= 1UL << ((i - rstart) / nr % BITS_PER_LONG);
+		}
+	}
+	ret = attr_set_range(&gmem->private, start, end - 1, to_private);
+	if (ret && !to_private && gmem->h)
+		unsplit(gmem, rstart, rend, split_here);
+	if (ret || !gmem->h || !to_private)
+		goto out;
+	/* An all-private huge page is merged. */
+	for (pgoff_t i = rstart; i < rend; i += nr) {
+		if (guestmem_split_find(mapping, i) && !range_has_shared(gmem, i, nr)) {
 			/* Not possible while a piece is poisoned or referenced: it stays split. */
 			kvm_gmem_invalidate(gmem, i, i + nr, KVM_FILTER_ALL);
 			(void)guestmem_hugetlb_merge(mapping, i);
@@ -544,5 +578,6 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 	}
 out:
 	up_write(&mapping->invalidate_lock);
+	kfree(split_here);
 	return ret;
 }
