@@ -136,16 +136,34 @@ int guestmem_hugetlb_split(struct folio *folio)
 		head->mf_pins = mf_pins;
 		atomic_add(mf_pins, &head->_refcount);
 	} else {
-		/* Each raw poisoned page becomes a poisoned piece memory_failure() keeps. */
+		/*
+		 * Each raw poisoned page becomes a poisoned piece. memory_failure()'s
+		 * references on the huge folio go with them, one per piece in the
+		 * order the errors came, any left over to the first: none is made
+		 * up (an error that took the RETRY path holds none).
+		 */
+		struct folio *first = NULL;
+		int pins = mf_pins;
+
 		list_for_each_entry_safe(r, rtmp, &folio->raw_hwp_list, node) {
 			struct folio *p = page_folio(r->page);
 
 			SetPageHWPoison(r->page);
-			r->page->mf_handled = true;
-			p->mf_pins++;
-			folio_get(p);
+			if (!first)
+				first = p;
+			if (pins) {
+				p->mf_pins++;
+				folio_get(p);
+				pins--;
+			}
 			list_del(&r->node);
 			kfree(r);
+		}
+		if (pins) {
+			if (!first)
+				first = pfn_folio_lookup(host, pfn);
+			first->mf_pins += pins;
+			atomic_add(pins, &first->_refcount);
 		}
 	}
 	WARN_ON(host, rangemap_insert(&host->guestmem_splits, &gs->node));
