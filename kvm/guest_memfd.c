@@ -201,8 +201,14 @@ static long kvm_gmem_rw(struct file *file, u64 pos, u64 len)
 
 static void kvm_gmem_release(struct file *file);
 
+static int kvm_gmem_fallocate_fop(struct file *file, int mode, u64 offset, u64 len)
+{
+	return kvm_gmem_fallocate(file_gmem(file), mode, offset, len);
+}
+
 static const struct file_operations kvm_gmem_fops = {
 	.mmap = kvm_gmem_mmap,
+	.fallocate = kvm_gmem_fallocate_fop,
 	.fault = kvm_gmem_fault,
 	.read = kvm_gmem_rw,
 	.write = kvm_gmem_rw,

@@ -74,9 +74,6 @@
 #define KVM_USER_MEM_SLOTS		32764
 #define KVM_ADDRESS_SPACE_NUM		2
 
-#define FALLOC_FL_KEEP_SIZE		0x01
-#define FALLOC_FL_PUNCH_HOLE		0x02
-#define FALLOC_FL_ZERO_RANGE		0x10
 
 #ifndef BITS_PER_LONG
 #define BITS_PER_LONG			(8 * (int)sizeof(long))

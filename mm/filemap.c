@@ -340,6 +340,8 @@ int file_fallocate_punch(struct file *file, u64 offset, u64 len)
 	u64 align = file->kind == FILE_HUGETLBFS ? PAGE_SIZE << file->hstate->order : PAGE_SIZE;
 	u64 start = ALIGN(offset, align), end = ALIGN_DOWN(offset + len, align);
 
+	if (file->f_op && file->f_op->fallocate)
+		return file->f_op->fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
 	if (end > start)
 		truncate_inode_pages_range(&file->f_mapping, start, end - 1);
 	return 0;

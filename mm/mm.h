@@ -296,6 +296,11 @@ struct address_space {
  * Operations of files that are not plain page cache (guest_memfd). Each is
  * optional; NULL means the page-cache behaviour of mm/filemap.c.
  */
+/* fallocate(2) modes (include/uapi/linux/falloc.h). */
+#define FALLOC_FL_KEEP_SIZE		0x01
+#define FALLOC_FL_PUNCH_HOLE		0x02
+#define FALLOC_FL_ZERO_RANGE		0x10
+
 struct file_operations {
 	/* mmap(2): 0 or -errno (ENODEV, EINVAL). */
 	int (*mmap)(struct file *file, unsigned long vm_flags);
@@ -303,6 +308,8 @@ struct file_operations {
 	int (*fault)(struct file *file, pgoff_t index, struct folio **foliop);
 	long (*read)(struct file *file, u64 pos, u64 len);
 	long (*write)(struct file *file, u64 pos, u64 len);
+	/* fallocate(2): 0 or -errno; NULL for the generic page-cache punch. */
+	int (*fallocate)(struct file *file, int mode, u64 offset, u64 len);
 	/* The last reference is going: called before the page cache is dropped. */
 	void (*release)(struct file *file);
 };
