@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Invariants of the KVM model: stage-2 entries lie in memslots and never map
- * a page memory_failure() has handled; private memory comes from
+ * a page memory_failure() has handled, nor a guest_memfd page its file no
+ * longer holds; private memory comes from
  * guest_memfd and is never mapped into userspace; a KVM_MEM_USERFAULT slot
  * has only 4K stage-2 entries.
  */
@@ -33,6 +34,14 @@ static int validate_vm(struct kvm *kvm)
 		if (s->private && !(slot->flags & KVM_MEM_GUEST_MEMFD))
 			return BROKEN(host, "vm%d: private stage-2 entry for gfn %#lx without guest_memfd",
 				      kvm->id, n->start);
+		if ((s->private || slot->gmem.gmem_only) && slot->gmem.file) {
+			const struct folio *f = pfn_folio_lookup(host, s->pfn);
+
+			if (!f || f->mapping != &slot->gmem.file->f_mapping ||
+			    s->pfn + (1UL << s->order) > folio_pfn(f) + folio_nr_pages(f))
+				return BROKEN(host, "vm%d: stage-2 maps gfn %#lx to pfn %#lx, which its "
+					      "guest_memfd does not hold", kvm->id, n->start, s->pfn);
+		}
 		if (s->order && kvm_is_userfault_memslot(slot))
 			return BROKEN(host, "vm%d: order-%u stage-2 entry for gfn %#lx in a KVM_MEM_USERFAULT slot",
 				      kvm->id, s->order, n->start);
