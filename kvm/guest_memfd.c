@@ -275,6 +275,7 @@ struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp
 		}
 		h->resv_huge_pages += (unsigned long)n;
 		file->resv_hpages = n;
+		file->spool->resv_owner = &file->resv_hpages;
 	}
 	file->f_op = &kvm_gmem_fops;
 	file->private_data = gmem;

@@ -132,8 +132,10 @@ void fput(struct file *file)
 		file->f_op->release(file);
 	truncate_inode_pages_range(&file->f_mapping, 0, U64_MAX);
 	hugetlb_unreserve_pages(file);
-	if (file->spool)
+	if (file->spool) {
+		file->spool->resv_owner = NULL;	/* pages freed later are not the file's */
 		hugepage_put_subpool(file->spool);
+	}
 	list_del(&file->list);
 	kfree(file);
 }

@@ -249,10 +249,11 @@ void free_huge_folio(struct folio *folio)
 	struct host *host = folio->host;
 	struct hstate *h = folio->hstate;
 
+	struct hugepage_subpool *spool = folio->spool;
+
 	/* update_and_free_hugetlb_folio() may free @folio: keep what we need. */
-	if (folio->spool) {
-		folio->spool->used_hpages--;
-		hugepage_put_subpool(folio->spool);
+	if (spool) {
+		spool->used_hpages--;
 		folio->spool = NULL;
 	}
 	folio->mapping = NULL;
@@ -268,8 +269,18 @@ void free_huge_folio(struct folio *folio)
 		update_and_free_hugetlb_folio(h, folio);
 	} else {
 		enqueue_hugetlb_folio(h, folio);
+		/*
+		 * hugepage_subpool_put_pages(): below its minimum the subpool
+		 * keeps the reservation, so the file can fault the page again.
+		 */
+		if (spool && spool->resv_owner && spool->used_hpages < spool->min_hpages) {
+			(*spool->resv_owner)++;
+			h->resv_huge_pages++;
+		}
 	}
 	mutex_unlock(&host->hugetlb_lock);
+	if (spool)
+		hugepage_put_subpool(spool);
 }
 
 /*

@@ -244,6 +244,12 @@ struct hugepage_subpool {
 	long min_hpages;	/* -1: none */
 	long rsv_hpages;
 	struct hstate *hstate;
+	/*
+	 * MODEL: the reservation count of the file whose subpool keeps a
+	 * minimum (guest_memfd), NULL once it is released: a page freed back
+	 * to the pool while the file lives is reserved for it again.
+	 */
+	long *resv_owner;
 };
 
 /* ---- files and the page cache ------------------------------------------- */
