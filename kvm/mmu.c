@@ -195,6 +195,7 @@ int kvm_vcpu_guest_access(struct kvm_vcpu *vcpu, u64 gpa, bool write, int privat
 	struct kvm *kvm = vcpu->kvm;
 	gfn_t gfn = gpa >> PAGE_SHIFT;
 	struct kvm_memory_slot *slot;
+	struct task_struct *saved;
 	struct kvm_spte *s;
 	bool attr_private, is_private;
 	unsigned long pfn;
@@ -221,7 +222,11 @@ int kvm_vcpu_guest_access(struct kvm_vcpu *vcpu, u64 gpa, bool write, int privat
 	if (!s || s->private != is_private || (write && !s->writable)) {
 		if (s)
 			kvm_mmu_unmap_gfn_range(kvm, s->node.start, s->node.last + 1, KVM_FILTER_ALL);
+		/* The fault runs in the vCPU thread: its allocations are charged to its cgroup. */
+		saved = kvm->host->current;
+		kvm->host->current = vcpu->thread;
 		ret = kvm_tdp_fault(vcpu, slot, gfn, write, is_private);
+		kvm->host->current = saved;
 		if (ret || vcpu->run.exit_reason)
 			return ret;
 		s = kvm_spte_lookup(kvm, gfn);

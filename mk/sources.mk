@@ -14,7 +14,9 @@ MM_SRCS := \
 	mm/guestmem_hugetlb.c \
 	mm/host.c \
 	mm/hugetlb.c \
+	mm/hugetlb_cgroup.c \
 	mm/madvise.c \
+	mm/memcontrol.c \
 	mm/memory-failure.c \
 	mm/memory.c \
 	mm/page_alloc.c \

@@ -28,6 +28,12 @@
  * the page cache) counts as free: its raw page is kept out when the huge
  * page is dissolved, rather than its pin keeping the huge page forever.
  *
+ * The huge folio's memcg and hugetlb cgroup charges move into the split's
+ * metadata and back onto the rebuilt folio at a merge or at the final
+ * free, where free_huge_folio() drops them. Under COPY_HEAD a poisoned
+ * page never gets there, so it stays charged for good, as a HugeTLB folio
+ * that memory_failure() keeps a reference to does in the kernel.
+ *
  * MODEL: pieces are put on the (unevictable) LRU like 4K guest_memfd
  * folios, so memory_failure() handles them as page cache; the RFC's pieces
  * may not be on the LRU. The deferred merge runs at once rather than from a
@@ -101,6 +107,9 @@ int guestmem_hugetlb_split(struct folio *folio)
 	gs->order = folio->order;
 	gs->nid = folio->nid;
 	gs->spool = folio->spool;
+	/* The charges stay with the huge page: the pieces carry none. */
+	gs->memcg = folio->memcg;
+	gs->h_cg = folio->h_cg;
 	gs->mapping = mapping;
 	gs->index = folio->index;
 	INIT_LIST_HEAD(&gs->raw_hwp_list);
@@ -241,6 +250,8 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	huge->page_type = PGTY_hugetlb;
 	huge->hstate = gs->h;
 	huge->spool = gs->spool;
+	huge->memcg = gs->memcg;
+	huge->h_cg = gs->h_cg;
 	huge->mapping = mapping;
 	huge->index = base;
 	huge->flags |= (1UL << PG_uptodate) | dirty;
@@ -295,6 +306,9 @@ static void guestmem_hugetlb_return(struct host *host, struct guestmem_split *gs
 	huge->page_type = PGTY_hugetlb;
 	huge->hstate = gs->h;
 	huge->spool = gs->spool;
+	/* free_huge_folio() uncharges them, once, dissolved or not. */
+	huge->memcg = gs->memcg;
+	huge->h_cg = gs->h_cg;
 	list_add_tail(&huge->lru, &gs->h->hugepage_activelist);
 	if (gs->raw_hwp_unreliable)
 		folio_set_hugetlb_raw_hwp_unreliable(huge);

@@ -93,6 +93,7 @@ struct host *host_create(const struct host_config *cfg, struct trace *trace)
 	INIT_LIST_HEAD(&host->tasks);
 	INIT_LIST_HEAD(&host->files);
 	INIT_LIST_HEAD(&host->races);
+	cgroup_init(host);
 	mutex_init(&host->mf_mutex, "mf_mutex");
 	mutex_init(&host->hugetlb_lock, "hugetlb_lock");
 	host->sysctl.memory_failure_early_kill = 0;
@@ -224,6 +225,7 @@ void host_destroy(struct host *host)
 		kfree(container_of(n, struct page, node));
 	}
 	guestmem_hugetlb_teardown(host);
+	cgroup_exit(host);
 	kfree(host->panic_msg);
 	kfree(host);
 }

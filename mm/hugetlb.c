@@ -4,7 +4,8 @@
  * freeing and dissolving, with the hwpoison rules of the free path.
  *
  * Models: mm/hugetlb.c (mm-new, 2026): set_max_huge_pages(),
- * alloc_hugetlb_folio(), free_huge_folio(), dissolve_free_hugetlb_folio(),
+ * alloc_hugetlb_folio(), alloc_hugetlb_folio_nodemask(), free_huge_folio(),
+ * dissolve_free_hugetlb_folio(),
  * dequeue_hugetlb_folio_node_exact(), hugepage_new_subpool();
  * mm/memory-failure.c: folio_clear_hugetlb_hwpoison().
  *
@@ -212,14 +213,12 @@ void hugetlb_unreserve_pages(struct file *file)
 	file->resv_hpages = 0;
 }
 
-struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
-				  struct hugepage_subpool *spool, long *resv)
+/* The pool part: a free page (a reserved one with @reserved), else a surplus page. */
+static struct folio *dequeue_hugetlb_folio(struct host *host, struct hstate *h, int nid,
+					   bool reserved)
 {
 	struct folio *folio = NULL;
-	bool reserved = resv && *resv > 0;
 
-	if (spool && spool->max_hpages >= 0 && spool->used_hpages >= spool->max_hpages)
-		return ERR_PTR(-ENOSPC);
 	mutex_lock(&host->hugetlb_lock);
 	/* Unreserved allocations may not take pages others have reserved. */
 	if (reserved || h->free_huge_pages > h->resv_huge_pages)
@@ -227,20 +226,61 @@ struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
 			folio = dequeue_hugetlb_folio_node_exact(h, (nid + i) % host->nr_nodes);
 	if (!folio && !reserved)
 		folio = alloc_surplus_hugetlb_folio(host, h, nid);
-	if (folio && reserved) {
-		(*resv)--;
+	if (folio && reserved)
 		h->resv_huge_pages--;
-	}
 	mutex_unlock(&host->hugetlb_lock);
-	if (!folio)
+	if (folio)
+		atomic_set(&folio->_refcount, 1);
+	return folio;
+}
+
+/*
+ * Charges, as the kernel takes them: the subpool, then current's hugetlb
+ * cgroup (over hugetlb.<size>.max: -ENOSPC, like a full subpool), then its
+ * memcg (over memory.max: -ENOMEM). See mm/memcontrol.c for the order of
+ * the memcg charge.
+ */
+struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
+				  struct hugepage_subpool *spool, long *resv)
+{
+	int idx = hstate_index(host, h);
+	unsigned long nr = pages_per_huge_page(h);
+	bool reserved = resv && *resv > 0;
+	struct hugetlb_cgroup *h_cg;
+	struct mem_cgroup *memcg;
+	struct folio *folio;
+
+	if (spool && spool->max_hpages >= 0 && spool->used_hpages >= spool->max_hpages)
+		return ERR_PTR(-ENOSPC);
+	if (hugetlb_cgroup_charge_cgroup(host, idx, nr, &h_cg))
+		return ERR_PTR(-ENOSPC);
+	if (mem_cgroup_hugetlb_try_charge(host, nr, &memcg)) {
+		hugetlb_cgroup_uncharge_cgroup(idx, nr, h_cg);
 		return ERR_PTR(-ENOMEM);
-	atomic_set(&folio->_refcount, 1);
+	}
+	folio = dequeue_hugetlb_folio(host, h, nid, reserved);
+	if (!folio) {
+		mem_cgroup_cancel_charge(memcg, nr);
+		hugetlb_cgroup_uncharge_cgroup(idx, nr, h_cg);
+		return ERR_PTR(-ENOMEM);
+	}
+	if (reserved)
+		(*resv)--;
+	hugetlb_cgroup_commit_charge(idx, nr, h_cg, folio);
+	mem_cgroup_commit_charge(folio, memcg);
 	if (spool) {
 		spool->used_hpages++;
 		spool->count++;
 		folio->spool = spool;
 	}
 	return folio;
+}
+
+struct folio *alloc_hugetlb_folio_nodemask(struct host *host, struct hstate *h, int nid)
+{
+	struct folio *folio = dequeue_hugetlb_folio(host, h, nid, false);
+
+	return folio ? folio : ERR_PTR(-ENOMEM);
 }
 
 /* The last reference to a HugeTLB folio is gone. */
@@ -251,6 +291,8 @@ void free_huge_folio(struct folio *folio)
 
 	struct hugepage_subpool *spool = folio->spool;
 
+	hugetlb_cgroup_uncharge_folio(hstate_index(host, h), pages_per_huge_page(h), folio);
+	mem_cgroup_uncharge(folio);
 	/* update_and_free_hugetlb_folio() may free @folio: keep what we need. */
 	if (spool) {
 		spool->used_hpages--;

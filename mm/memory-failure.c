@@ -1318,7 +1318,7 @@ static int migrate_folio_away(struct host *host, struct folio *folio)
 	struct address_space *mapping = folio->mapping;
 
 	if (folio_test_hugetlb(folio)) {
-		dst = alloc_hugetlb_folio(host, folio->hstate, folio->nid, NULL, NULL);
+		dst = alloc_hugetlb_folio_nodemask(host, folio->hstate, folio->nid);
 		if (IS_ERR(dst))
 			return -ENOMEM;
 		/* In use from now on: rebuilt below with the source's holders. */
@@ -1357,6 +1357,11 @@ static int migrate_folio_away(struct host *host, struct folio *folio)
 	if (folio_test_hugetlb(folio) && folio->spool) {
 		dst->spool = folio->spool;
 		folio->spool = NULL;
+	}
+	if (folio_test_hugetlb(folio)) {
+		/* move_hugetlb_state() and the memcg: the charge goes with the contents. */
+		hugetlb_cgroup_migrate(folio, dst);
+		mem_cgroup_migrate(folio, dst);
 	}
 	folio->flags &= (1UL << PG_head);
 	folio->anon_vma = NULL;

@@ -473,10 +473,30 @@ static struct folio *fault_anon(struct vm_area_struct *vma, unsigned long addr,
 static enum access_result __handle_user_access(struct task_struct *t, unsigned long addr,
 					       bool write, unsigned long *pfnp, bool gup);
 
+/* The fault runs in @t's context: what it allocates is charged to @t's cgroup. */
+static enum access_result user_access_as(struct task_struct *t, unsigned long addr, bool write,
+					 unsigned long *pfnp, bool gup)
+{
+	struct host *host = t->mm ? t->mm->host : NULL;
+	struct task_struct *saved;
+	enum access_result r;
+	bool saved_alive;
+
+	if (!host)
+		return __handle_user_access(t, addr, write, pfnp, gup);
+	saved = host->current;
+	saved_alive = saved && !saved->exited;
+	host->current = t;
+	r = __handle_user_access(t, addr, write, pfnp, gup);
+	/* As do_exit() would have: no current whose thread group died meanwhile. */
+	host->current = saved_alive && saved->exited ? NULL : saved;
+	return r;
+}
+
 enum access_result handle_user_access(struct task_struct *t, unsigned long addr, bool write,
 				      unsigned long *pfnp)
 {
-	return __handle_user_access(t, addr, write, pfnp, false);
+	return user_access_as(t, addr, write, pfnp, false);
 }
 
 /*
@@ -487,7 +507,7 @@ enum access_result handle_user_access(struct task_struct *t, unsigned long addr,
 enum access_result get_user_page(struct task_struct *t, unsigned long addr, bool write,
 				 unsigned long *pfnp)
 {
-	return __handle_user_access(t, addr, write, pfnp, true);
+	return user_access_as(t, addr, write, pfnp, true);
 }
 
 static enum access_result __handle_user_access(struct task_struct *t, unsigned long addr,
@@ -573,7 +593,8 @@ static enum access_result __handle_user_access(struct task_struct *t, unsigned l
 				index = ALIGN_DOWN(index, pages_per_huge_page(h));
 			folio = filemap_grab_folio(vma->vm_file, index, &err);
 			if (!folio) {
-				if (err == -ENOMEM || err == -ENOSPC)
+				/* vmf_error(): only -ENOMEM is VM_FAULT_OOM; -ENOSPC is SIGBUS. */
+				if (err == -ENOMEM)
 					return ACCESS_OOM;
 				if (!gup)
 					force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);

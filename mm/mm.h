@@ -58,6 +58,8 @@ struct hugepage_subpool;
 struct mm_struct;
 struct vm_area_struct;
 struct task_struct;
+struct mem_cgroup;
+struct hugetlb_cgroup;
 
 /* ---- struct page ------------------------------------------------------- */
 
@@ -128,6 +130,10 @@ struct folio {
 	struct list_head lru;		/* on a hstate free list or active list */
 	struct list_head raw_hwp_list;	/* struct raw_hwp_page */
 	struct hugepage_subpool *spool;
+
+	/* The cgroups charged for it (memcg_data, _hugetlb_cgroup); NULL: none */
+	struct mem_cgroup *memcg;
+	struct hugetlb_cgroup *h_cg;
 };
 
 struct raw_hwp_page {
@@ -435,10 +441,50 @@ struct task_struct {
 	unsigned long mce_vaddr;
 	bool mce_ripv;
 	bool mce_task_work;
+	struct cgroup *cgroup;		/* its cgroup (task->cgroups); never NULL */
 };
 
 #define for_each_thread(leader, t) \
 	list_for_each_entry(t, &(leader)->thread_list, thread_node)
+
+/* ---- cgroups (memcontrol.c, hugetlb_cgroup.c) ------------------------------ */
+
+/*
+ * A cgroup v2 group with the memory and hugetlb controllers. Counters are
+ * in pages, as page_counter's; the interface files show bytes.
+ *
+ *   memory.current          mem_cgroup.memory.usage (HugeTLB only, see below)
+ *   memory.max              mem_cgroup.memory.max
+ *   hugetlb.<size>.current  hugetlb_cgroup.hugepage[idx].usage
+ *   hugetlb.<size>.max      hugetlb_cgroup.hugepage[idx].max
+ *
+ * MODEL: one level below the root, no hierarchy: a group's counters hold
+ * its own tasks' charges only, and the root's those of tasks left in it.
+ * Only HugeTLB folios are charged (anonymous and page-cache memory is
+ * not), so memory.current is the HugeTLB memory charged to the group.
+ */
+#define PAGE_COUNTER_MAX	((~0UL >> 1) >> PAGE_SHIFT)
+
+struct page_counter {
+	unsigned long usage;
+	unsigned long max;
+	unsigned long failcnt;
+};
+
+struct mem_cgroup {
+	struct page_counter memory;
+};
+
+struct hugetlb_cgroup {
+	struct page_counter hugepage[HUGE_MAX_HSTATE];	/* fault-time usage, by hstate */
+};
+
+struct cgroup {
+	struct list_head node;		/* host->cgroups; the root is on none */
+	char name[32];
+	struct mem_cgroup memcg;
+	struct hugetlb_cgroup h_cg;
+};
 
 /* ---- the host ---------------------------------------------------------- */
 
@@ -545,6 +591,10 @@ struct host {
 	bool mf_has_result;
 	int mf_last_type, mf_last_result, mf_last_ret;
 	unsigned long nr_leaked_pages;	/* poisoned pages freed and leaked */
+	struct cgroup root_cgroup;	/* cgrp_dfl_root: unlimited */
+	struct list_head cgroups;	/* the others, in creation order */
+	/* cgroup2's memory_hugetlb_accounting mount option (on in the model) */
+	bool memory_hugetlb_accounting;
 };
 
 /* host.c */
@@ -627,10 +677,13 @@ int set_max_huge_pages(struct hstate *h, struct host *host, unsigned long count,
 /*
  * Allocate a HugeTLB folio: from @resv (a file's reservation) when it has
  * one, else from the unreserved free pages, else a surplus page within
- * nr_overcommit_hugepages. ERR_PTR(-ENOMEM) or -ENOSPC (subpool full).
+ * nr_overcommit_hugepages. Charges current's cgroups. ERR_PTR(-ENOMEM), or
+ * -ENOSPC (subpool full, or over the hugetlb cgroup's limit).
  */
 struct folio *alloc_hugetlb_folio(struct host *host, struct hstate *h, int nid,
 				  struct hugepage_subpool *spool, long *resv);
+/* A migration target: no subpool, no reservation, no charge (the source's moves). */
+struct folio *alloc_hugetlb_folio_nodemask(struct host *host, struct hstate *h, int nid);
 /* Reserve pages for a shared hugetlbfs mapping of [from, to) (huge-page indexes). */
 int hugetlb_reserve_pages(struct file *file, pgoff_t from, pgoff_t to);
 void hugetlb_unreserve_pages(struct file *file);
@@ -718,6 +771,12 @@ struct guestmem_split {
 	unsigned int order;
 	int nid;
 	struct hugepage_subpool *spool;
+	/*
+	 * The huge folio's charges while it is split: the pieces carry none,
+	 * a merge or the final free takes them back.
+	 */
+	struct mem_cgroup *memcg;
+	struct hugetlb_cgroup *h_cg;
 	struct list_head raw_hwp_list;	/* stashed raw list (copy-head policy) */
 	bool hwpoison;			/* the head's flag at split (copy-head policy) */
 	bool raw_hwp_unreliable;
@@ -744,6 +803,42 @@ struct guestmem_split *guestmem_split_find(struct address_space *mapping, pgoff_
 void guestmem_hugetlb_forget_mapping(struct address_space *mapping);
 void guestmem_hugetlb_teardown(struct host *host);
 int guestmem_validate(struct host *host);
+
+/* memcontrol.c: cgroups, the memory controller */
+void cgroup_init(struct host *host);
+void cgroup_exit(struct host *host);
+/* A new group under the root: ERR_PTR(-EEXIST), -EINVAL (bad name), -ENOMEM. */
+struct cgroup *cgroup_create(struct host *host, const char *name);
+struct cgroup *cgroup_find(struct host *host, const char *name);
+/* Move @t's thread group into @cgrp (cgroup.procs); charges stay where they are. */
+void cgroup_attach_task(struct cgroup *cgrp, struct task_struct *t);
+struct cgroup *task_cgroup(const struct host *host, const struct task_struct *t);
+bool page_counter_try_charge(struct page_counter *counter, unsigned long nr_pages);
+void page_counter_uncharge(struct page_counter *counter, unsigned long nr_pages);
+/* Charge current's memcg for a HugeTLB folio about to be allocated: 0 or -ENOMEM. */
+int mem_cgroup_hugetlb_try_charge(struct host *host, unsigned long nr_pages,
+				  struct mem_cgroup **memcgp);
+void mem_cgroup_cancel_charge(struct mem_cgroup *memcg, unsigned long nr_pages);
+void mem_cgroup_commit_charge(struct folio *folio, struct mem_cgroup *memcg);
+void mem_cgroup_uncharge(struct folio *folio);
+/* Move @old's memcg charge to @new (migration). */
+void mem_cgroup_migrate(struct folio *old, struct folio *new);
+/* Charges equal the HugeTLB pages charged to each group (split pages included). */
+int cgroup_validate(struct host *host);
+
+/* hugetlb_cgroup.c */
+static inline int hstate_index(const struct host *host, const struct hstate *h)
+{
+	return (int)(h - host->hstates);
+}
+/* 0, or -ENOMEM over hugetlb.<size>.max; *ptr: current's group. */
+int hugetlb_cgroup_charge_cgroup(struct host *host, int idx, unsigned long nr_pages,
+				 struct hugetlb_cgroup **ptr);
+void hugetlb_cgroup_commit_charge(int idx, unsigned long nr_pages, struct hugetlb_cgroup *h_cg,
+				  struct folio *folio);
+void hugetlb_cgroup_uncharge_cgroup(int idx, unsigned long nr_pages, struct hugetlb_cgroup *h_cg);
+void hugetlb_cgroup_uncharge_folio(int idx, unsigned long nr_pages, struct folio *folio);
+void hugetlb_cgroup_migrate(struct folio *old, struct folio *new);
 
 /* validate.c: 0, or -EUCLEAN with a trace note naming the broken invariant */
 int folio_validate(const struct folio *folio);

@@ -48,6 +48,7 @@ struct task_struct *task_create(struct host *host, const char *comm, struct task
 		/* clone() copies current->flags, PF_MCE_* included. */
 		t->flags = leader->flags & (PF_MCE_PROCESS | PF_MCE_EARLY);
 		t->sigbus_handler = leader->sigbus_handler;
+		t->cgroup = leader->cgroup;
 	} else {
 		t->mm = mm_alloc(host);
 		if (!t->mm) {
@@ -56,6 +57,8 @@ struct task_struct *task_create(struct host *host, const char *comm, struct task
 		}
 		t->group_leader = t;
 		t->tgid = t->pid;
+		/* MODEL: no parent to inherit from: a new process starts in the root. */
+		t->cgroup = &host->root_cgroup;
 	}
 	list_add_tail(&t->thread_node, &t->group_leader->thread_list);
 	list_add_tail(&t->tasks, &host->tasks);

@@ -46,6 +46,10 @@ int folio_validate(const struct folio *f)
 		return BROKEN(host, "folio %#lx: negative pin count", folio_pfn(f));
 	if (folio_test_hugetlb(f) != (f->hstate != NULL && f->owner == FOLIO_OWNER_HUGETLB))
 		return BROKEN(host, "folio %#lx: hugetlb type and hstate disagree", folio_pfn(f));
+	/* Only HugeTLB folios are charged; a split page's pieces leave it to the split. */
+	if ((f->memcg || f->h_cg) && !folio_test_hugetlb(f))
+		return BROKEN(host, "folio %#lx (%s) carries a cgroup charge", folio_pfn(f),
+			      folio_owner_names[f->owner]);
 	if (folio_test_hugetlb(f) && folio_test_hugetlb_freed(f) && folio_ref_count(f))
 		return BROKEN(host, "free hugetlb folio %#lx has refcount %d", folio_pfn(f),
 			      folio_ref_count(f));
@@ -244,6 +248,8 @@ int host_validate(struct host *host)
 		ret = validate_hugetlb(host);
 	if (!ret)
 		ret = guestmem_validate(host);
+	if (!ret)
+		ret = cgroup_validate(host);
 	if (!ret)
 		ret = validate_poison(host);
 	if (ret)

@@ -16,6 +16,7 @@ enum scn_sym_kind {
 	SYM_PIN,
 	SYM_VM,
 	SYM_VCPU,
+	SYM_CGROUP,
 	__NR_SYMS,
 };
 
@@ -27,10 +28,10 @@ extern const char *const scn_sym_kind_names[__NR_SYMS];
  *   P  a process          T  a task (process or thread)
  *   M  a mapping          F  a file          K  a kernel allocation
  *   I  a pin              L  a location      W  a word from the verb's words list
- *   V  a VM               C  a vCPU
+ *   V  a VM               C  a vCPU          G  a cgroup
  *   S  a string           X  any word
  * Key types: n number/size, l location, w word, s string, e errno or number,
- * b yes/no, f flag list (A|B), F a file, T a task.
+ * b yes/no, f flag list (A|B), F a file, T a task, G a cgroup.
  */
 struct scn_key {
 	const char *name;

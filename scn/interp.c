@@ -24,6 +24,7 @@ struct scn_obj {
 	struct kvm_gmem *gmem;		/* a guest_memfd file */
 	struct kvm *kvm;
 	struct kvm_vcpu *vcpu;
+	struct cgroup *cgroup;
 	/* VM: the VMM's error policy (vmm_policy): distinct error gpas and a threshold */
 	u64 err_gpa[32];
 	int nr_err;
@@ -473,8 +474,78 @@ static int run_process(struct scn_ctx *c, const struct scn_stmt *st)
 	if (!t)
 		return fail(c, st, "task_create failed (out of memory)");
 	t->sigbus_handler = yes(scn_arg(st, "handler"));
+	if (scn_arg(st, "cgroup")) {
+		struct scn_obj *cg = need(c, st, scn_arg(st, "cgroup"));
+
+		if (!cg)
+			return -1;
+		cgroup_attach_task(cg->cgroup, t);
+	}
 	o = obj_add(c, pos_val(st, 0), SYM_PROCESS);
 	o->task = t;
+	return 0;
+}
+
+/*
+ * The cgroup files the scenario language knows, with their page counters:
+ * memory.current, memory.max, hugetlb.<2MB|1GB>.current, hugetlb.<2MB|1GB>.max.
+ */
+static struct page_counter *cgroup_file(struct cgroup *cgrp, const char *file, bool *is_max)
+{
+	/* host->hstates[]: 2M, then 1G; the kernel names them by size in the files. */
+	static const char *const hsizes[HUGE_MAX_HSTATE] = { "hugetlb.2MB.", "hugetlb.1GB." };
+	const char *leaf = file;
+	struct page_counter *pc = NULL;
+
+	if (!strncmp(file, "memory.", 7)) {
+		pc = &cgrp->memcg.memory;
+		leaf = file + 7;
+	}
+	for (int i = 0; i < HUGE_MAX_HSTATE; i++)
+		if (!strncmp(file, hsizes[i], strlen(hsizes[i]))) {
+			pc = &cgrp->h_cg.hugepage[i];
+			leaf = file + strlen(hsizes[i]);
+		}
+	*is_max = !strcmp(leaf, "max");
+	return pc && (*is_max || !strcmp(leaf, "current")) ? pc : NULL;
+}
+
+/* mkdir in the cgroup2 hierarchy, then writes to its .max files. */
+static int run_cgroup(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct cgroup *cgrp = cgroup_create(c->host, pos_val(st, 0));
+	struct scn_obj *o;
+
+	if (IS_ERR(cgrp))
+		return fail(c, st, "cannot create cgroup %s: %s", pos_val(st, 0),
+			    errno_name((int)PTR_ERR(cgrp)));
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		struct page_counter *pc;
+		bool is_max;
+
+		if (!a->key)
+			continue;
+		pc = cgroup_file(cgrp, a->key, &is_max);
+		/* The kernel rounds a limit down to whole pages. */
+		pc->max = (unsigned long)(num(a->val, 0) >> PAGE_SHIFT);
+	}
+	o = obj_add(c, pos_val(st, 0), SYM_CGROUP);
+	o->cgroup = cgrp;
+	return 0;
+}
+
+/* echo PID > cgroup.procs: the thread group moves; its charges stay where they were taken. */
+static int run_cgroup_attach(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *cg = need(c, st, pos_val(st, 0));
+	struct task_struct *t = need_task(c, st, pos_val(st, 1));
+
+	if (!cg || !t)
+		return -1;
+	if (t->exited)
+		return fail(c, st, "task %s:%d has exited", t->comm, t->pid);
+	cgroup_attach_task(cg->cgroup, t);
 	return 0;
 }
 
@@ -1364,18 +1435,36 @@ static int run_set_attributes(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+/* A guest_memfd syscall runs in the VMM process that created its VM. */
+static struct task_struct *gmem_syscall_enter(struct scn_ctx *c, struct kvm_gmem *g)
+{
+	struct task_struct *saved = c->host->current;
+
+	if (g->kvm->vmm && !g->kvm->vmm->exited)
+		c->host->current = g->kvm->vmm;
+	return saved;
+}
+
+static void gmem_syscall_exit(struct scn_ctx *c, struct task_struct *saved)
+{
+	c->host->current = saved;
+}
+
 static int run_set_attributes2(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	struct kvm_gmem *g = need_gmem(c, st, pos_val(st, 0));
+	struct task_struct *saved;
 
 	if (!g)
 		return -1;
 	c->error_offset = num(scn_arg(st, "error_offset"), 0);
+	saved = gmem_syscall_enter(c, g);
 	record_ret(c, "KVM_SET_MEMORY_ATTRIBUTES2",
 		   kvm_gmem_set_attributes(g, num(scn_arg(st, "offset"), 0), num(scn_arg(st, "size"), 0),
 					   yes(scn_arg(st, "private")) ? KVM_MEMORY_ATTRIBUTE_PRIVATE :
 					   num(scn_arg(st, "rawattributes"), 0),
 					   num(scn_arg(st, "flags"), 0), &c->error_offset));
+	gmem_syscall_exit(c, saved);
 	return 0;
 }
 
@@ -1383,6 +1472,7 @@ static int run_fallocate(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	struct kvm_gmem *g = need_gmem(c, st, pos_val(st, 0));
 	const char *mode = scn_arg(st, "mode");
+	struct task_struct *saved;
 	int m;
 
 	if (!g)
@@ -1393,8 +1483,10 @@ static int run_fallocate(struct scn_ctx *c, const struct scn_stmt *st)
 		m = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
 	else
 		m = (int)num(mode, 0);
+	saved = gmem_syscall_enter(c, g);
 	record_ret(c, "fallocate", kvm_gmem_fallocate(g, m, num(scn_arg(st, "offset"), 0),
 						      num(scn_arg(st, "len"), 0)));
+	gmem_syscall_exit(c, saved);
 	return 0;
 }
 
@@ -1576,7 +1668,7 @@ static const struct { const char *name; int code; } si_codes[] = {
 
 static const char *const expect_kinds[] = {
 	"signal", "no-signal", "panic", "no-panic", "log", "no-log", "counter", "page",
-	"hugepages", "task", "buddy", "stage2", "vcpu", "vmm", NULL,
+	"hugepages", "task", "buddy", "stage2", "vcpu", "vmm", "cgroup", NULL,
 };
 
 static bool ev_in_op(struct scn_ctx *c, unsigned long i)
@@ -1852,6 +1944,30 @@ static int expect_task(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+/* expect cgroup NAME memory.current=SIZE hugetlb.2MB.current=SIZE ...: bytes, as the files show. */
+static int expect_cgroup(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *o = need(c, st, pos_val(st, 1));
+
+	if (!o)
+		return -1;
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		struct page_counter *pc;
+		unsigned long have;
+		bool is_max;
+
+		if (!a->key)
+			continue;
+		pc = cgroup_file(o->cgroup, a->key, &is_max);
+		have = is_max ? pc->max : pc->usage;
+		if (have << PAGE_SHIFT != num(a->val, 0))
+			return fail(c, st, "expected cgroup %s %s=%s, got %lu (%luK)", o->name, a->key,
+				    a->val, have << PAGE_SHIFT, have << (PAGE_SHIFT - 10));
+	}
+	return 0;
+}
+
 static const char *const exit_flag_names[] = {
 	"KVM_MEMORY_EXIT_FLAG_PRIVATE", "KVM_MEMORY_EXIT_FLAG_USERFAULT", NULL,
 };
@@ -2003,6 +2119,8 @@ static int run_expect(struct scn_ctx *c, const struct scn_stmt *st)
 		ret = expect_hugepages(c, st);
 	else if (!strcmp(kind, "task"))
 		ret = expect_task(c, st);
+	else if (!strcmp(kind, "cgroup"))
+		ret = expect_cgroup(c, st);
 	else if (!strcmp(kind, "vcpu")) {
 		struct scn_obj *o = need(c, st, pos_val(st, 1));
 
@@ -2073,7 +2191,7 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 	if (!expect_kinds[i])
 		return scn_errorf(err, st->line, k->col,
 				  "unknown expectation '%s' (signal, no-signal, panic, no-panic, log, "
-				  "no-log, counter, page, hugepages, task, buddy, stage2, vcpu, vmm, or keys ret= type= "
+				  "no-log, counter, page, hugepages, task, buddy, stage2, vcpu, vmm, cgroup, or keys ret= type= "
 				  "result= access= exit= gpa= size= exit_flags= error_offset= esr= gva= sea_flags=)",
 				  k->val);
 	if ((!strcmp(k->val, "signal") || !strcmp(k->val, "task")) && !a1)
@@ -2096,6 +2214,28 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 		return scn_errorf(err, st->line, k->col, "expect %s needs a VM", k->val);
 	if (!strcmp(k->val, "vcpu") && (!a1 || scn_check_name(syms, a1->val) != SYM_VCPU))
 		return scn_errorf(err, st->line, k->col, "expect vcpu needs a vCPU");
+	if (!strcmp(k->val, "cgroup")) {
+		if (!a1 || scn_check_name(syms, a1->val) != SYM_CGROUP)
+			return scn_errorf(err, st->line, k->col, "expect cgroup needs a cgroup");
+		for (int j = 0; j < st->nargs; j++) {
+			const struct scn_arg *a = &st->args[j];
+			u64 v;
+
+			if (!a->key)
+				continue;
+			if (strcmp(a->key, "memory.current") && strcmp(a->key, "hugetlb.2MB.current") &&
+			    strcmp(a->key, "hugetlb.1GB.current") && strcmp(a->key, "memory.max") &&
+			    strcmp(a->key, "hugetlb.2MB.max") && strcmp(a->key, "hugetlb.1GB.max"))
+				return scn_errorf(err, st->line, a->col,
+						  "unknown cgroup file '%s' (memory.current, memory.max, "
+						  "hugetlb.2MB.current, hugetlb.2MB.max, hugetlb.1GB.current, "
+						  "hugetlb.1GB.max)", a->key);
+			if (scn_parse_num(a->val, &v))
+				return scn_errorf(err, st->line, a->col + (int)strlen(a->key) + 1,
+						  "expected a size for %s, found '%s'", a->key, a->val);
+		}
+		return 0;
+	}
 	if (!strcmp(k->val, "hugepages") && (!a1 || (strcmp(a1->val, "2M") && strcmp(a1->val, "1G"))))
 		return scn_errorf(err, st->line, k->col, "expect hugepages needs 2M or 1G");
 	for (int j = 0; j < st->nargs; j++) {
@@ -2219,7 +2359,13 @@ static const struct scn_key host_keys[] = {
 	{ "reserved", 'n', false }, { "hugepages-2M", 'n', false }, { "hugepages-1G", 'n', false },
 	{ "arch", 'w', false }, { "ras", 'b', false }, { "apei", 'b', false }, { NULL, 0, false },
 };
-static const struct scn_key process_keys[] = { { "handler", 'b', false }, { NULL, 0, false } };
+static const struct scn_key process_keys[] = {
+	{ "handler", 'b', false }, { "cgroup", 'G', false }, { NULL, 0, false },
+};
+static const struct scn_key cgroup_keys[] = {
+	{ "memory.max", 'n', false }, { "hugetlb.2MB.max", 'n', false }, { "hugetlb.1GB.max", 'n', false },
+	{ NULL, 0, false },
+};
 static const struct scn_key prctl_keys[] = {
 	{ "mce_kill", 'w', false }, { "arg2", 'n', false }, { "arg3", 'n', false }, { NULL, 0, false },
 };
@@ -2363,8 +2509,12 @@ const struct scn_verb scn_verbs[] = {
 	{ .name = "switch", .pos = "", .open_keys = true, .run = run_switch, .check = check_switch,
 	  .help = "switch panic_rule=mainline|v4|v9" },
 	/* objects */
+	{ .name = "cgroup", .pos = "N", .keys = cgroup_keys, .defines = SYM_CGROUP, .run = run_cgroup,
+	  .help = "cgroup NAME [memory.max=SIZE] [hugetlb.2MB.max=SIZE] [hugetlb.1GB.max=SIZE]" },
 	{ .name = "process", .pos = "N", .keys = process_keys, .defines = SYM_PROCESS,
-	  .run = run_process, .help = "process NAME [handler=yes]" },
+	  .run = run_process, .help = "process NAME [handler=yes] [cgroup=CGROUP]" },
+	{ .name = "cgroup_attach", .pos = "GP", .run = run_cgroup_attach,
+	  .help = "cgroup_attach CGROUP PROCESS" },
 	{ .name = "thread", .pos = "NP", .defines = SYM_THREAD, .run = run_thread,
 	  .help = "thread NAME PROCESS" },
 	{ .name = "prctl", .pos = "T", .keys = prctl_keys, .run = run_prctl,

@@ -18,7 +18,7 @@
 const char *const scn_sym_kind_names[__NR_SYMS] = {
 	[SYM_NONE] = "nothing", [SYM_PROCESS] = "process", [SYM_THREAD] = "thread",
 	[SYM_MAPPING] = "mapping", [SYM_FILE] = "file", [SYM_KERNEL] = "kernel allocation",
-	[SYM_PIN] = "pin", [SYM_VM] = "VM", [SYM_VCPU] = "vCPU",
+	[SYM_PIN] = "pin", [SYM_VM] = "VM", [SYM_VCPU] = "vCPU", [SYM_CGROUP] = "cgroup",
 };
 
 #define errorf scn_errorf
@@ -544,6 +544,10 @@ static int check_value(const struct symtab *t, char type, const struct scn_arg *
 		if (sym_kind(t, a->val) != SYM_VM)
 			return errorf(err, line, col, "expected a VM for %s, found '%s'", a->key, a->val);
 		return 0;
+	case 'G':
+		if (sym_kind(t, a->val) != SYM_CGROUP)
+			return errorf(err, line, col, "expected a cgroup for %s, found '%s'", a->key, a->val);
+		return 0;
 	default:
 		return 0;
 	}
@@ -568,12 +572,13 @@ static int check_positional(const struct scn_verb *v, struct symtab *t, char kin
 			if (!strcmp(a->val, builtin_locations[i]))
 				return errorf(err, line, a->col, "'%s' is a reserved name", a->val);
 		return sym_add(t, a->val, v->defines);
-	case 'P': case 'T': case 'M': case 'F': case 'K': case 'I': case 'V': case 'C': {
+	case 'P': case 'T': case 'M': case 'F': case 'K': case 'I': case 'V': case 'C': case 'G': {
 		static const struct { char c; enum scn_sym_kind k; const char *what; } want[] = {
 			{ 'P', SYM_PROCESS, "a process" }, { 'T', SYM_PROCESS, "a task" },
 			{ 'M', SYM_MAPPING, "a mapping" }, { 'F', SYM_FILE, "a file" },
 			{ 'K', SYM_KERNEL, "a kernel allocation" }, { 'I', SYM_PIN, "a pin" },
 			{ 'V', SYM_VM, "a VM" }, { 'C', SYM_VCPU, "a vCPU" },
+			{ 'G', SYM_CGROUP, "a cgroup" },
 		};
 
 		k = sym_kind(t, a->val);
