@@ -14,7 +14,8 @@ CFLAGS   := -std=gnu17 -I. -MMD -MP $(WARNINGS) -g $(EXTRA_CFLAGS)
 OPTFLAGS := -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
-LDLIBS   := -lm
+# libfdt: the KHO image (kho/image.c); scripts/deps.sh installs libfdt-dev.
+LDLIBS   := -lfdt -lm
 
 ifeq ($(V),1)
 Q_CC :=

@@ -36,6 +36,9 @@ ARCH_SRCS := \
 	arch/x86/kvm.c \
 	arch/x86/mce.c
 
+KHO_SRCS := \
+	kho/image.c
+
 SCN_SRCS := \
 	scn/interp.c \
 	scn/parse.c
@@ -44,7 +47,7 @@ SCN_SRCS := \
 VMM_SRCS := \
 	vmm/gmem_probe.c
 
-LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(SCN_SRCS) $(VMM_SRCS)
+LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(KHO_SRCS) $(SCN_SRCS) $(VMM_SRCS)
 
 CLI_SRCS := \
 	cli/conformance.c \
@@ -61,6 +64,7 @@ TEST_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 
 # Fuzz targets: tests/fuzz/fuzz_NAME.c replays tests/fuzz/corpus/NAME/ in make test.
 FUZZ_SRCS := \
+	tests/fuzz/fuzz_kho.c \
 	tests/fuzz/fuzz_scn.c
 
 BENCH_SRCS := \
