@@ -117,6 +117,12 @@ static struct folio *kvm_gmem_get_folio(struct kvm_gmem *gmem, pgoff_t index, in
 	pgoff_t base;
 	int ret;
 
+	if (gmem->frozen) {
+		/* Preserved for a live update (the LUO series): no new pages. */
+		folio = filemap_get_folio(mapping, index);
+		*errp = folio ? 0 : -EPERM;
+		return folio;
+	}
 	if (!gmem->h)
 		return filemap_grab_folio(gmem->file, index, errp);
 	*errp = 0;
@@ -307,6 +313,7 @@ static void kvm_gmem_release(struct file *file)
 	}
 	list_del(&gmem->node);
 	attr_clear_all(&gmem->private);
+	kfree(gmem->luo_bindings);
 	guestmem_hugetlb_forget_mapping(&file->f_mapping);
 	file->private_data = NULL;
 	file->f_mapping.private_data = NULL;
@@ -320,6 +327,20 @@ void kvm_gmem_close(struct kvm_gmem *gmem)
 		return;
 	gmem->fd_open = false;
 	fput(gmem->file);
+}
+
+/* A retrieved file is rebound only as it was bound before the live update. */
+static bool kvm_gmem_luo_binding_ok(const struct kvm_gmem *gmem, const struct kvm_memory_slot *slot,
+				    pgoff_t pgoff)
+{
+	for (size_t i = 0; i < gmem->nr_luo_bindings; i++) {
+		const struct kvm_gmem_binding *b = &gmem->luo_bindings[i];
+
+		if (b->slot == ((u32)slot->as_id << 16 | slot->id) && b->base_gfn == slot->base_gfn &&
+		    b->npages == slot->npages && b->pgoff == pgoff)
+			return true;
+	}
+	return false;
 }
 
 int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct file *file, u64 offset)
@@ -339,6 +360,8 @@ int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot, struct file *fi
 	list_for_each_entry(other, &gmem->bindings, gmem_node)
 		if (start < other->gmem.pgoff + other->npages && other->gmem.pgoff < end)
 			return -EINVAL;
+	if (gmem->luo_bindings && !kvm_gmem_luo_binding_ok(gmem, slot, start))
+		return -EINVAL;
 	slot->gmem.file = gmem->file;
 	slot->gmem.pgoff = start;
 	slot->gmem.gmem_only = gmem->flags & GUEST_MEMFD_FLAG_MMAP;
@@ -367,6 +390,8 @@ int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len)
 	/* MODEL: HugeTLB backing works in whole huge pages. */
 	if ((offset | len) & (align - 1))
 		return -EINVAL;
+	if (gmem->frozen)
+		return -EPERM;	/* preserved for a live update */
 	start = (pgoff_t)(offset >> PAGE_SHIFT);
 	end = (pgoff_t)((offset + len) >> PAGE_SHIFT);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
@@ -519,6 +544,8 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 	    offset + size <= offset || (offset | size) & (PAGE_SIZE - 1) ||
 	    offset + size > gmem->file->i_size)
 		return -EINVAL;
+	if (gmem->frozen)
+		return -EPERM;	/* preserved for a live update */
 	start = (pgoff_t)(offset >> PAGE_SHIFT);
 	end = (pgoff_t)((offset + size) >> PAGE_SHIFT);
 	/* Invalidation is rounded to the huge page. */

@@ -188,6 +188,23 @@ struct kvm_gmem {
 	bool failed;			/* GMEM_MF_INITIAL: not functional after a failure */
 	bool fd_open;			/* the fd KVM_CREATE_GUEST_MEMFD returned */
 	struct hstate *h;		/* HugeTLB backing, or NULL for 4K pages */
+	/* Preserved for a live update (kho/): no new pages, no conversion (-EPERM). */
+	bool frozen;
+	/*
+	 * A file retrieved after a live update: the memslot bindings it had,
+	 * which a new binding must be one of (-EINVAL) until KHO finishes.
+	 * MODEL: the LUO series leaves rebinding to the VMM unchecked.
+	 */
+	struct kvm_gmem_binding *luo_bindings;
+	size_t nr_luo_bindings;
+};
+
+/* A memslot binding of a guest_memfd, as kho/ preserves it. */
+struct kvm_gmem_binding {
+	u32 slot;		/* as_id << 16 | id */
+	gfn_t base_gfn;
+	unsigned long npages;
+	pgoff_t pgoff;
 };
 
 struct kvm {

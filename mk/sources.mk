@@ -37,7 +37,8 @@ ARCH_SRCS := \
 	arch/x86/mce.c
 
 KHO_SRCS := \
-	kho/image.c
+	kho/image.c \
+	kho/kho.c
 
 SCN_SRCS := \
 	scn/interp.c \
