@@ -291,8 +291,11 @@ static int kho_serialize(struct kvm_gmem *g, u64 token, u64 vm_token, const stru
 	f->flags = g->flags & known;
 	f->page_order = g->h ? g->h->order : 0;
 	f->vm_token = vm_token;
-	/* MODEL: guest_memfd has no mempolicy in the model: MPOL_DEFAULT. */
-	f->policy.mode = KHO_MPOL_DEFAULT;
+	/* The model's policy is a 64-node mask: the first word of the image's. */
+	BUILD_BUG_ON(KHO_MPOL_BIND != MPOL_BIND || KHO_MPOL_INTERLEAVE != MPOL_INTERLEAVE);
+	BUILD_BUG_ON(MAX_NUMNODES > 64);
+	f->policy.mode = g->policy.mode;
+	f->policy.nodemask[0] = g->policy.nodes;
 
 	list_for_each_entry(slot, &g->bindings, gmem_node)
 		nr++;
@@ -360,6 +363,13 @@ int kho_preserve(struct kho_session *s, struct kvm_gmem *gmem, u64 token, u64 vm
 	p = p ? krealloc_array(s->vm_tokens, n + 1, sizeof(*s->vm_tokens), GFP_KERNEL) : NULL;
 	if (!p) {
 		kho_gmem_free(&f);
+		if (!n) {
+			/* Nothing preserved yet: what this call allocated goes too. */
+			kfree(s->img.files);
+			s->img.files = NULL;
+			kfree(s->gmems);
+			s->gmems = NULL;
+		}
 		return -ENOMEM;
 	}
 	s->vm_tokens = p;
@@ -397,6 +407,19 @@ int kho_freeze(struct kho_session *s)
 			ret = -EHWPOISON;
 		}
 	}
+	if (!ret) {
+		/* Checked before it replaces the session's image: a failed freeze changes nothing. */
+		struct kho_image next = {
+			.memory_pages = s->host->max_pfn, .files = files, .nr_files = n,
+			.poison = hp.v, .nr_poison = hp.n,
+		};
+
+		ret = kho_image_build(&next, &blob, &len, &err);
+		if (ret)
+			trace_note(s->host->trace, "kho: image refused: %s", err.msg);
+		else
+			kfree(blob);
+	}
 	if (ret) {
 		/* The loop stepped past the failed file; a failed serialize left it empty. */
 		while (i--)
@@ -414,12 +437,6 @@ int kho_freeze(struct kho_session *s)
 	s->img.poison = hp.v;
 	s->img.nr_poison = hp.n;
 	s->img.memory_pages = s->host->max_pfn;
-	ret = kho_image_build(&s->img, &blob, &len, &err);
-	if (ret) {
-		trace_note(s->host->trace, "kho: image refused: %s", err.msg);
-		return ret;
-	}
-	kfree(blob);
 	s->frozen = true;
 	trace_note(s->host->trace, "kho: frozen: %zu files, %zu poisoned pfns, a %zu-byte image",
 		   n, hp.n, len);
@@ -448,19 +465,21 @@ void kho_session_abort(struct kho_session *s)
  * with a preserved folio: memblock-reserved memory, KHO_PAGE_MAGIC on its
  * head, until kho_restore_folio() or the finish.
  */
-static int kho_reserve(struct host *host, u64 pfn, unsigned int order)
+static void kho_reserve_folio(struct host *host, u64 pfn, unsigned int order)
 {
-	struct folio *f;
+	struct folio *f = folio_new(host, (unsigned long)pfn, order, FOLIO_OWNER_RESERVED, __GFP_NOFAIL);
 
-	if (alloc_contig_pfn_range(host, (unsigned long)pfn, 1UL << order))
-		return -EINVAL;
-	f = folio_new(host, (unsigned long)pfn, order, FOLIO_OWNER_RESERVED, __GFP_NOFAIL);
-	if (!f)
-		return -EINVAL;
 	folio_set_reserved(f);
 	atomic_set(&f->_refcount, 1);
 	f->extra_refs = 1;
 	pfn_to_page(host, (unsigned long)pfn)->private = KHO_PAGE_MAGIC;
+}
+
+static int kho_reserve(struct host *host, u64 pfn, unsigned int order)
+{
+	if (alloc_contig_pfn_range(host, (unsigned long)pfn, 1UL << order))
+		return -EINVAL;
+	kho_reserve_folio(host, pfn, order);
 	return 0;
 }
 
@@ -549,6 +568,14 @@ struct host *kho_kexec(struct host *old, const struct kho_image *img, struct tra
 		ks->gmem_mf_kill = oks->gmem_mf_kill;
 		ks->tdx_bug_policy = oks->tdx_bug_policy;
 	}
+	/*
+	 * The same physical memory: a bad cell stays bad (page->hw_bad), though
+	 * the new kernel knows only the poison the image names; an error the
+	 * image missed is found again when the page is consumed.
+	 */
+	for (struct range_node *n = rangemap_first(&old->pages); n; n = rangemap_next(n))
+		if (container_of(n, struct page, node)->hw_bad)
+			pfn_to_page(host, n->start)->hw_bad = true;
 
 	for (size_t fi = 0; fi < img->nr_files; fi++) {
 		const struct kho_gmem *f = &img->files[fi];
@@ -716,7 +743,11 @@ static void kho_huge_poison(struct folio *folio, const struct kho_gmem *f)
 		(void)folio_test_set_hwpoison(folio);
 }
 
-/* A split page: the huge folio is restored whole, split again, its free pieces freed. */
+/*
+ * A split page: the huge folio is restored whole, split again, its free
+ * pieces freed. On failure the huge folio may be left whole in the file:
+ * kho_unretrieve() takes it back.
+ */
 static int kho_restore_split(struct kvm_gmem *g, const struct kho_gmem *f, const struct kho_split *s)
 {
 	struct host *host = g->kvm->host;
@@ -752,11 +783,10 @@ static int kho_restore_split(struct kvm_gmem *g, const struct kho_gmem *f, const
 	for (size_t j = 0; j < s->nr_raw_poison; j++)
 		SetPageHWPoison(pfn_to_page(host, (unsigned long)s->raw_poison[j]));
 	if (ret) {
-		/* MODEL: left whole; the kernel would fail the retrieve. */
 		trace_note(host->trace, "kho: cannot split the page at pfn %#llx again: %d",
 			   (unsigned long long)s->head_pfn, ret);
 		kfree(pieces);
-		return 0;
+		return ret;
 	}
 	for (unsigned long i = 0; i < nr; i++) {
 		struct folio *p = pfn_folio_lookup(host, (unsigned long)s->head_pfn + i);
@@ -779,6 +809,118 @@ static int kho_restore_split(struct kvm_gmem *g, const struct kho_gmem *f, const
 	return 0;
 }
 
+/* ---- undoing a retrieve ----------------------------------------------------- */
+
+/*
+ * Take @folio out of @mapping's page cache without freeing it: its memory
+ * goes back to preserved memory, not to an allocator.
+ */
+static void kho_uncache(struct address_space *mapping, struct folio *folio)
+{
+	rangemap_erase(&mapping->i_pages, &folio->cache_node);
+	mapping->nrpages -= folio_nr_pages(folio);
+	folio->mapping = NULL;
+}
+
+/* kho_restore_huge() and kho_huge_poison() undone: reserved with the magic again. */
+static void kho_unrestore_huge(struct address_space *mapping, struct folio *folio)
+{
+	struct host *host = folio->host;
+	struct hstate *h = folio->hstate;
+	unsigned long pfn = folio_pfn(folio);
+	unsigned int order = folio->order;
+	struct raw_hwp_page *r, *tmp;
+
+	kho_uncache(mapping, folio);
+	list_del_init(&folio->lru);
+	h->nr_huge_pages--;
+	h->nr_huge_pages_node[folio->nid]--;
+	hugetlb_cgroup_uncharge_folio(hstate_index(host, h), pages_per_huge_page(h), folio);
+	mem_cgroup_uncharge(folio);
+	if (folio->spool) {
+		folio->spool->used_hpages--;
+		hugepage_put_subpool(folio->spool);
+		folio->spool = NULL;
+	}
+	/* The poison goes back from the raw list to the raw pages, as kexec set it. */
+	list_for_each_entry_safe(r, tmp, &folio->raw_hwp_list, node) {
+		SetPageHWPoison(r->page);
+		list_del(&r->node);
+		kfree(r);
+	}
+	folio_destroy(folio);
+	kho_reserve_folio(host, pfn, order);
+}
+
+/* kho_restore_split() undone: the pieces and the split's metadata go, the page is reserved again. */
+static void kho_unrestore_split(struct address_space *mapping, struct guestmem_split *gs)
+{
+	struct host *host = mapping->host;
+	unsigned long head = gs->node.start, nr = 1UL << gs->order;
+	struct raw_hwp_page *r, *tmp;
+
+	for (unsigned long i = 0; i < nr; i++) {
+		struct folio *p = pfn_folio_lookup(host, head + i);
+
+		if (p->mapping == mapping)
+			kho_uncache(mapping, p);
+		folio_destroy(p);
+	}
+	rangemap_erase(&host->guestmem_splits, &gs->node);
+	rangemap_erase(&mapping->guestmem_splits, &gs->file_node);
+	if (gs->h_cg)
+		page_counter_uncharge(&gs->h_cg->hugepage[hstate_index(host, gs->h)], nr);
+	if (gs->memcg)
+		page_counter_uncharge(&gs->memcg->memory, nr);
+	gs->h->nr_huge_pages--;
+	gs->h->nr_huge_pages_node[gs->nid]--;
+	if (gs->spool) {
+		gs->spool->used_hpages--;
+		hugepage_put_subpool(gs->spool);
+	}
+	/* Nothing is stashed: the restore splits an unpoisoned head. */
+	list_for_each_entry_safe(r, tmp, &gs->raw_hwp_list, node) {
+		SetPageHWPoison(r->page);
+		list_del(&r->node);
+		kfree(r);
+	}
+	kho_reserve_folio(host, head, gs->order);
+	kfree(gs);
+}
+
+/*
+ * A retrieve that failed half-way: every page it claimed is preserved
+ * memory again (reserved, KHO_PAGE_MAGIC, its poison on the raw pages) and
+ * the new file is closed, so that a later retrieve finds the token as
+ * kexec left it. Everything in the file's page cache came from the image.
+ */
+static void kho_unretrieve(struct kvm_gmem *g, const struct kho_gmem *f)
+{
+	struct address_space *mapping = &g->file->f_mapping;
+	struct host *host = mapping->host;
+	struct range_node *n, *tmp;
+
+	for (size_t j = 0; j < f->nr_splits; j++) {
+		struct guestmem_split *gs = guestmem_split_lookup(host, (unsigned long)f->splits[j].head_pfn);
+
+		if (gs && gs->mapping == mapping)
+			kho_unrestore_split(mapping, gs);
+	}
+	rangemap_for_each(&mapping->i_pages, n, tmp) {
+		struct folio *folio = container_of(n, struct folio, cache_node);
+		unsigned long pfn = folio_pfn(folio);
+
+		if (folio_test_hugetlb(folio)) {
+			kho_unrestore_huge(mapping, folio);
+			continue;
+		}
+		kho_uncache(mapping, folio);
+		folio_destroy(folio);
+		kho_reserve_folio(host, pfn, 0);
+	}
+	kvm_gmem_close(g);
+}
+
 struct kvm_gmem *kho_retrieve(struct kvm *kvm, const struct kho_image *img, u64 token, int *errp)
 {
 	struct host *host = kvm->host;
@@ -787,6 +929,7 @@ struct kvm_gmem *kho_retrieve(struct kvm *kvm, const struct kho_image *img, u64 
 	unsigned long k = 0;
 	struct hstate *h = NULL;
 	struct kvm_gmem *g;
+	int ret = 0;
 
 	*errp = 0;
 	for (size_t i = 0; i < img->nr_files && !f; i++)
@@ -803,6 +946,16 @@ struct kvm_gmem *kho_retrieve(struct kvm *kvm, const struct kho_image *img, u64 
 	for (size_t j = 0; j < f->nr_splits; j++)
 		if (!kho_preserved(host, f->splits[j].head_pfn, f->splits[j].order))
 			*errp = -EINVAL;
+	if (*errp)
+		return NULL;
+	/* A policy the model's guest_memfd cannot hold, or nodes this host does not have. */
+	for (size_t w = 1; w < KHO_NODEMASK_WORDS; w++)
+		if (f->policy.nodemask[w])
+			*errp = -EINVAL;
+	if (f->policy.mode > KHO_MPOL_INTERLEAVE ||
+	    f->policy.nodemask[0] & ~((1ULL << host->nr_nodes) - 1) ||
+	    (f->policy.mode == KHO_MPOL_DEFAULT) != !f->policy.nodemask[0])
+		*errp = -EINVAL;
 	if (*errp)
 		return NULL;
 	if (f->page_order) {
@@ -848,22 +1001,18 @@ struct kvm_gmem *kho_retrieve(struct kvm *kvm, const struct kho_image *img, u64 
 	}
 	g->luo_bindings = bindings;
 	g->nr_luo_bindings = f->nr_bindings;
+	WARN_ON(host, kvm_gmem_set_policy(g, f->policy.mode, (unsigned long)f->policy.nodemask[0]));
 	attr_clear_all(&g->private);
-	for (size_t j = 0; j < f->nr_attrs; j++) {
+	for (size_t j = 0; j < f->nr_attrs && !ret; j++) {
 		const struct kho_attr_run *a = &f->attrs[j];
 
 		if (a->private &&
 		    attr_set_range(&g->private, (unsigned long)a->first,
-				   (unsigned long)(a->first + a->count - 1), true)) {
-			*errp = -ENOMEM;
-			if (h) {
-				h->resv_huge_pages += k;
-				g->file->resv_hpages += (long)k;
-			}
-			kvm_gmem_close(g);
-			return NULL;
-		}
+				   (unsigned long)(a->first + a->count - 1), true))
+			ret = -ENOMEM;
 	}
+	if (ret)
+		goto undo;
 
 	for (size_t j = 0; j < f->nr_folios; j++) {
 		const struct kho_folio *fo = &f->folios[j];
@@ -883,16 +1032,20 @@ struct kvm_gmem *kho_retrieve(struct kvm *kvm, const struct kho_image *img, u64 
 		}
 		kho_folio_flags(folio, fo->flags);
 	}
-	for (size_t j = 0; j < f->nr_splits; j++)
-		if (kho_restore_split(g, f, &f->splits[j]))
-			*errp = -ENOMEM;
+	for (size_t j = 0; j < f->nr_splits && !ret; j++)
+		ret = kho_restore_split(g, f, &f->splits[j]);
+	if (ret)
+		goto undo;
 	trace_note(host->trace, "kho: guest_memfd token %#llx retrieved in vm%d: %zu folios, %zu split pages, %zu poisoned pages",
 		   (unsigned long long)token, kvm->id, f->nr_folios, f->nr_splits, f->nr_poison);
-	if (*errp) {
-		/* MODEL: a split page without the memory to split it stays reserved. */
-		*errp = 0;
-	}
 	return g;
+undo:
+	/* RETRIEVE_FD fails whole: its pages stay preserved for another try. */
+	kho_unretrieve(g, f);
+	trace_note(host->trace, "kho: guest_memfd token %#llx not retrieved: %d",
+		   (unsigned long long)token, ret);
+	*errp = ret;
+	return NULL;
 }
 
 /* ---- finish --------------------------------------------------------------------- */

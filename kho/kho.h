@@ -73,7 +73,8 @@ void kho_session_destroy(struct kho_session *s);
  * kexec into a new host over @old's memory with @old's configuration.
  * The preserved folios (and split pages) are reserved memory until
  * retrieved or kho_finish(); every pfn of img->poison is poisoned again.
- * The HugeTLB boot pool is the configured one less the preserved huge
+ * Pages the hardware found bad on @old stay bad (page->hw_bad, the same
+ * physical memory) whether or not the image names them. The HugeTLB boot pool is the configured one less the preserved huge
  * pages. ERR_PTR(-EINVAL) when @img does not check or does not fit the
  * memory, -ENOMEM.
  */
@@ -82,9 +83,11 @@ struct host *kho_kexec(struct host *old, const struct kho_image *img, struct tra
 /*
  * RETRIEVE_FD: recreate the file preserved under @token in @kvm (the VM the
  * VMM got back for its vm_token), with its folios at the same pfns and
- * indexes, attributes, split pages and poison. NULL with *errp: -ENOENT
- * (no such token), -EINVAL (its pages are not preserved here: retrieved
- * already, or another image), -ENOMEM, or kvm_gmem_create()'s errors.
+ * indexes, attributes, split pages, poison and mempolicy. NULL with
+ * *errp: -ENOENT (no such token), -EINVAL (its pages are not preserved
+ * here: retrieved already, or another image; or a mempolicy the model's
+ * guest_memfd cannot hold), -ENOMEM, or kvm_gmem_create()'s errors. All or
+ * nothing: on failure every page stays preserved and a retry can succeed.
  */
 struct kvm_gmem *kho_retrieve(struct kvm *kvm, const struct kho_image *img, u64 token, int *errp);
 

@@ -102,6 +102,67 @@ static bool range_has_shared(struct kvm_gmem *gmem, pgoff_t base, unsigned long 
 	return attr_first_not(&gmem->private, base, base + nr - 1, true) <= base + nr - 1;
 }
 
+int kvm_gmem_set_policy(struct kvm_gmem *gmem, u32 mode, unsigned long nodes)
+{
+	struct host *host = gmem->kvm->host;
+	unsigned long all = (1UL << host->nr_nodes) - 1;
+
+	if (mode > MPOL_INTERLEAVE || nodes & ~all || (mode == MPOL_DEFAULT) != !nodes)
+		return -EINVAL;
+	gmem->policy.mode = mode;
+	gmem->policy.nodes = nodes;
+	return 0;
+}
+
+/*
+ * The node a new folio for @index comes from first (policy_node()): the
+ * first node of the mask, or for MPOL_INTERLEAVE the mask's nodes in turn
+ * by folio index (interleave_nid()). MPOL_DEFAULT keeps the model's usual
+ * node 0 (the "local" node: the model runs on no particular CPU).
+ */
+static int kvm_gmem_policy_nid(const struct kvm_gmem *gmem, pgoff_t index)
+{
+	unsigned long nodes = gmem->policy.nodes, nth;
+	int nid;
+
+	if (gmem->policy.mode == MPOL_DEFAULT || !nodes)
+		return 0;
+	nth = gmem->policy.mode == MPOL_INTERLEAVE ?
+	      (index / gmem_nr(gmem)) % (unsigned long)__builtin_popcountl(nodes) : 0;
+	for (nid = 0; nid < MAX_NUMNODES; nid++)
+		if (nodes & (1UL << nid) && !nth--)
+			return nid;
+	return 0;
+}
+
+/* A 4K page-cache folio for @index from the policy's node (filemap_grab_folio()). */
+static struct folio *kvm_gmem_grab_folio(struct kvm_gmem *gmem, pgoff_t index, int *errp)
+{
+	struct address_space *mapping = &gmem->file->f_mapping;
+	struct folio *folio = filemap_get_folio(mapping, index);
+	int ret;
+
+	*errp = 0;
+	if (folio)
+		return folio;
+	if ((u64)index << PAGE_SHIFT >= gmem->file->i_size) {
+		*errp = -EFAULT;
+		return NULL;
+	}
+	folio = folio_alloc_node(mapping->host, kvm_gmem_policy_nid(gmem, index), 0, FOLIO_OWNER_FILE);
+	if (!folio) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	ret = filemap_add_folio(mapping, folio, index);
+	folio_put(folio);	/* the page cache holds it now */
+	if (ret) {
+		*errp = ret;
+		return NULL;
+	}
+	return folio;
+}
+
 /*
  * The folio caching @index, allocated if need be. With HugeTLB backing a
  * huge folio comes from the file's reservation and is split at once when
@@ -124,7 +185,7 @@ static struct folio *kvm_gmem_get_folio(struct kvm_gmem *gmem, pgoff_t index, in
 		return folio;
 	}
 	if (!gmem->h)
-		return filemap_grab_folio(gmem->file, index, errp);
+		return kvm_gmem_grab_folio(gmem, index, errp);
 	*errp = 0;
 	folio = filemap_get_folio(mapping, index);
 	if (folio)
@@ -141,7 +202,8 @@ static struct folio *kvm_gmem_get_folio(struct kvm_gmem *gmem, pgoff_t index, in
 		return folio;
 	}
 	base = ALIGN_DOWN(index, nr);
-	folio = alloc_hugetlb_folio(host, gmem->h, 0, gmem->file->spool, &gmem->file->resv_hpages);
+	folio = alloc_hugetlb_folio(host, gmem->h, kvm_gmem_policy_nid(gmem, index), gmem->file->spool,
+				    &gmem->file->resv_hpages);
 	if (IS_ERR(folio)) {
 		*errp = (int)PTR_ERR(folio);
 		return NULL;

@@ -177,6 +177,23 @@ struct kvm_spte {
 	bool writable;
 };
 
+/*
+ * A guest_memfd's NUMA memory policy (mbind() on a mapping of it: the
+ * inode's shared policy, kvm_gmem_set_policy()). Modes carry the kernel's
+ * enum mempolicy_mode values.
+ * MODEL: one policy for the whole file, not one per range; MPOL_BIND is
+ * where allocation starts, the allocators fall back to other nodes.
+ */
+#define MPOL_DEFAULT		0
+#define MPOL_PREFERRED		1
+#define MPOL_BIND		2
+#define MPOL_INTERLEAVE		3
+
+struct kvm_gmem_policy {
+	u32 mode;
+	unsigned long nodes;	/* bit n: node n (MAX_NUMNODES is 8) */
+};
+
 /* guest_memfd: one inode and one file per KVM_CREATE_GUEST_MEMFD. */
 struct kvm_gmem {
 	struct file *file;
@@ -188,6 +205,7 @@ struct kvm_gmem {
 	bool failed;			/* GMEM_MF_INITIAL: not functional after a failure */
 	bool fd_open;			/* the fd KVM_CREATE_GUEST_MEMFD returned */
 	struct hstate *h;		/* HugeTLB backing, or NULL for 4K pages */
+	struct kvm_gmem_policy policy;	/* MPOL_DEFAULT at creation */
 	/* Preserved for a live update (kho/): no new pages, no conversion (-EPERM). */
 	bool frozen;
 	/*
@@ -283,6 +301,12 @@ int kvm_validate_all(struct host *host);
 
 struct kvm_gmem *kvm_gmem_create(struct kvm *kvm, u64 size, u64 flags, int *errp);
 void kvm_gmem_close(struct kvm_gmem *gmem);
+/*
+ * Set @gmem's memory policy for the pages it allocates from now on: 0, or
+ * -EINVAL (an unknown mode, an empty mask for a mode that needs one, a
+ * mask with MPOL_DEFAULT, a node the host does not have).
+ */
+int kvm_gmem_set_policy(struct kvm_gmem *gmem, u32 mode, unsigned long nodes);
 u64 kvm_gmem_supported_flags(const struct kvm *kvm);
 int kvm_gmem_fallocate(struct kvm_gmem *gmem, int mode, u64 offset, u64 len);
 int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,

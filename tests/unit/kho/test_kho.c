@@ -9,6 +9,7 @@
 #include "kho/kho.h"
 #include "kvm/attr.h"
 #include "tests/harness/t_model.h"
+#include "tests/unit/kho/kho_check.h"
 
 #define SZ_2M	(2ULL << 20)
 #define HNR	512UL
@@ -444,6 +445,253 @@ TEST(rebind_must_match_preserved_bindings)
 	lu_free(&lu);
 }
 
+
+/* ---- allocation failures: every call fails whole and can be retried ---- */
+
+/*
+ * A host worth preserving, under carry: the 4K file of lu_init (part
+ * shared, dirty pages, a poisoned page), a 2M HugeTLB file bound in slot 1
+ * with a whole page and two split pages with a poisoned piece each, and a
+ * poisoned free page.
+ */
+static struct kvm_gmem *rich_init(struct t_lu *l)
+{
+	struct host *host;
+	struct kvm_gmem *hg;
+	u64 eo = 0;
+	int err;
+
+	lu_init(l, 64 * 1024, GUEST_MEMFD_FLAG_MMAP, KHO_POISON_CARRY);
+	host = l->old.th.host;
+	ASSERT_OK(kvm_gmem_fallocate(l->g, FALLOC_FL_KEEP_SIZE, 0, 40 * 1024));
+	ASSERT_OK(kvm_gmem_set_attributes(l->g, 16 * 1024, 16 * 1024, 0, 0, &eo));
+	folio_set_dirty(gfolio(l->g, 2));
+	(void)memory_failure(host, folio_pfn(gfolio(l->g, 1)), 0);
+	ASSERT_OK(memory_failure(host, 0x80000, 0));
+
+	hg = kvm_gmem_create(l->old.kvm, 3 * SZ_2M, GUESTMEM_HUGETLB_FLAG_2MB | GUEST_MEMFD_FLAG_MMAP, &err);
+	ASSERT_OK(err);
+	ASSERT_OK(bind(l->old.kvm, hg, 1, 0x10000000, 3 * SZ_2M, 0));
+	ASSERT_OK(kvm_gmem_fallocate(hg, FALLOC_FL_KEEP_SIZE, 0, 3 * SZ_2M));
+	ASSERT_OK(kvm_gmem_set_attributes(hg, SZ_2M + 4096, 4096, 0, 0, &eo));
+	folio_set_dirty(gfolio(hg, HNR + 1));
+	(void)memory_failure(host, folio_pfn(gfolio(hg, HNR + 2)), 0);
+	ASSERT_OK(kvm_gmem_set_attributes(hg, 2 * SZ_2M, 8192, 0, 0, &eo));
+	(void)memory_failure(host, folio_pfn(gfolio(hg, 2 * HNR + 100)), 0);
+	ASSERT_TRUE(guestmem_split_find(&hg->file->f_mapping, 2 * HNR) != NULL);
+	T_VALIDATE(&l->old.th);
+	return hg;
+}
+
+/* Preserve both files and freeze, with each allocation of each call failing in turn. */
+TEST(preserve_and_freeze_fail_each_allocation)
+{
+	struct kvm_gmem *files[2];
+	struct kho_session ref;
+	unsigned long nth, most = 0;
+	struct t_lu lu;
+	long live;
+	int ret;
+
+	files[1] = rich_init(&lu);
+	files[0] = lu.g;
+	for (int i = 0; i < 2; i++) {
+		for (nth = 1;; nth++) {
+			live = kc_live(&lu.old.th.trace);
+			kmalloc_fault_set(nth, false);
+			ret = kho_preserve(&lu.s, files[i], 1 + (u64)i, 1);
+			kmalloc_fault_set(0, false);
+			if (!ret)
+				break;
+			EXPECT_ERR(ret, -ENOMEM);
+			EXPECT_EQ(kc_live(&lu.old.th.trace), live);
+			EXPECT_EQ(lu.s.img.nr_files, (size_t)i);
+			EXPECT_FALSE(files[i]->frozen);
+		}
+		most = max(most, nth);
+		EXPECT_TRUE(files[i]->frozen);
+	}
+	EXPECT_GT(most, 5);
+	for (nth = 1;; nth++) {
+		live = kc_live(&lu.old.th.trace);
+		kmalloc_fault_set(nth, false);
+		ret = kho_freeze(&lu.s);
+		kmalloc_fault_set(0, false);
+		if (!ret)
+			break;
+		EXPECT_ERR(ret, -ENOMEM);
+		EXPECT_EQ(kc_live(&lu.old.th.trace), live);
+		EXPECT_FALSE(lu.s.frozen);
+		EXPECT_EQ(lu.s.img.nr_poison, 0);	/* the image of preserve, not half a freeze */
+	}
+	EXPECT_GT(nth, 5);
+	EXPECT_TRUE(lu.s.frozen);
+	/* The same image as a session that never failed. */
+	kho_session_init(&ref, lu.old.th.host, KHO_POISON_CARRY);
+	ASSERT_OK(kho_preserve(&ref, files[0], 1, 1));
+	ASSERT_OK(kho_preserve(&ref, files[1], 2, 1));
+	ASSERT_OK(kho_freeze(&ref));
+	EXPECT_TRUE(kho_image_equal(&ref.img, &lu.s.img));
+	EXPECT_EQ(lu.s.img.nr_poison, 4);
+	kho_session_destroy(&ref);
+	T_VALIDATE(&lu.old.th);
+	lu_free(&lu);
+}
+
+/* kexec with each allocation failing in turn: -ENOMEM, nothing of the new host left, the old one untouched. */
+TEST(kexec_fails_each_allocation)
+{
+	struct kc_snap before = { 0 }, after = { 0 };
+	struct kvm_gmem *hg;
+	struct host *nh;
+	unsigned long nth;
+	struct t_lu lu;
+	long live;
+
+	hg = rich_init(&lu);
+	ASSERT_OK(kho_preserve(&lu.s, lu.g, 1, 1));
+	ASSERT_OK(kho_preserve(&lu.s, hg, 2, 1));
+	ASSERT_OK(kho_freeze(&lu.s));
+	kc_snap_take(lu.old.th.host, &before);
+	for (nth = 1;; nth++) {
+		struct trace tr;
+
+		live = kc_live(&lu.old.th.trace);
+		trace_init(&tr, true);
+		kmalloc_fault_set(nth, false);
+		nh = kho_kexec(lu.old.th.host, &lu.s.img, &tr);
+		kmalloc_fault_set(0, false);
+		if (!IS_ERR(nh)) {
+			lu.new.th.trace = tr;
+			break;
+		}
+		trace_destroy(&tr);
+		EXPECT_ERR((int)PTR_ERR(nh), -ENOMEM);
+		EXPECT_EQ(kc_live(&lu.old.th.trace), live);
+		kc_snap_take(lu.old.th.host, &after);
+		EXPECT_EQ(kc_snap_diff(&before, &after), -1);
+	}
+	EXPECT_GT(nth, 2);
+	lu.new.th.host = nh;
+	lu.kexeced = true;
+	lu_validate_new(&lu);
+	EXPECT_EQ(atomic_long_read(&nh->num_poisoned_pages), 4);
+	kc_snap_free(&before);
+	kc_snap_free(&after);
+	lu_free(&lu);
+}
+
+/*
+ * Retrieve each file with each allocation failing in turn: -ENOMEM and the
+ * new host exactly as before the call (every page preserved again, no file,
+ * no charge, no pool change), then the retry gives the file as it was.
+ */
+TEST(retrieve_fails_each_allocation_and_is_undone)
+{
+	struct kc_snap before = { 0 }, after = { 0 };
+	struct kvm_gmem *old[2], *got[2];
+	unsigned long nth, most = 0;
+	struct host *nh;
+	struct t_lu lu;
+	long live;
+	int e;
+
+	old[1] = rich_init(&lu);
+	old[0] = lu.g;
+	ASSERT_OK(kho_preserve(&lu.s, old[0], 1, 1));
+	ASSERT_OK(kho_preserve(&lu.s, old[1], 2, 1));
+	lu_kexec(&lu);
+	nh = lu.new.th.host;
+	/* The split pages are restored last: fail them before and after the rest. */
+	for (int i = 1; i >= 0; i--) {
+		for (nth = 1;; nth++) {
+			kc_snap_take(nh, &before);
+			live = kc_live(&lu.new.th.trace);
+			kmalloc_fault_set(nth, false);
+			got[i] = kho_retrieve(lu.new.kvm, &lu.s.img, 1 + (u64)i, &e);
+			kmalloc_fault_set(0, false);
+			if (got[i])
+				break;
+			EXPECT_ERR(e, -ENOMEM);
+			EXPECT_EQ(kc_live(&lu.new.th.trace), live);
+			kc_snap_take(nh, &after);
+			EXPECT_EQ(kc_snap_diff(&before, &after), -1);
+			lu_validate_new(&lu);
+		}
+		ASSERT_OK(e);
+		most = max(most, nth);
+		kc_expect_same_gmem(lu.old.th.host, old[i], nh, got[i]);
+		lu_validate_new(&lu);
+	}
+	/* The HugeTLB file: creation, its attributes, three split pages' tables and splits. */
+	EXPECT_GT(most, 6);
+	lu.g2 = got[0];
+	ASSERT_OK(bind(lu.new.kvm, got[0], 0, 0, 64 * 1024, 0));
+	ASSERT_OK(bind(lu.new.kvm, got[1], 1, 0x10000000, 3 * SZ_2M, 0));
+	lu_validate_new(&lu);
+	EXPECT_EQ(kho_finish(nh), 0);
+	EXPECT_EQ(atomic_long_read(&nh->num_poisoned_pages),
+		  atomic_long_read(&lu.old.th.host->num_poisoned_pages));
+	EXPECT_EQ(nh->hstates[0].nr_huge_pages, lu.old.th.host->hstates[0].nr_huge_pages);
+	EXPECT_EQ(nh->hstates[0].free_huge_pages, lu.old.th.host->hstates[0].free_huge_pages);
+	lu_validate_new(&lu);
+	kc_snap_free(&before);
+	kc_snap_free(&after);
+	lu_free(&lu);
+}
+
+/*
+ * The file's mempolicy: an interleaved 4K file and a HugeTLB file bound to
+ * node 1 allocate by it, carry it across the live update, and the retrieved
+ * files allocate by it again. Bad policies are refused.
+ */
+TEST(mempolicy_carried)
+{
+	struct kvm_gmem *hg, *hg2;
+	struct t_lu lu;
+	int e;
+
+	lu_init(&lu, 64 * 1024, GUEST_MEMFD_FLAG_MMAP, KHO_POISON_REFUSE);
+	EXPECT_ERR(kvm_gmem_set_policy(lu.g, MPOL_DEFAULT, 1), -EINVAL);
+	EXPECT_ERR(kvm_gmem_set_policy(lu.g, MPOL_BIND, 0), -EINVAL);
+	EXPECT_ERR(kvm_gmem_set_policy(lu.g, MPOL_BIND, 1UL << 2), -EINVAL);	/* two nodes */
+	EXPECT_ERR(kvm_gmem_set_policy(lu.g, 4, 1), -EINVAL);
+	ASSERT_OK(kvm_gmem_set_policy(lu.g, MPOL_INTERLEAVE, 3));
+	ASSERT_OK(kvm_gmem_fallocate(lu.g, FALLOC_FL_KEEP_SIZE, 0, 16 * 1024));
+	for (pgoff_t i = 0; i < 4; i++)
+		EXPECT_EQ(gfolio(lu.g, i)->nid, (int)(i % 2));
+	hg = kvm_gmem_create(lu.old.kvm, SZ_2M, GUESTMEM_HUGETLB_FLAG_2MB, &e);
+	ASSERT_OK(e);
+	ASSERT_OK(kvm_gmem_set_policy(hg, MPOL_BIND, 1UL << 1));
+	ASSERT_OK(kvm_gmem_fallocate(hg, FALLOC_FL_KEEP_SIZE, 0, SZ_2M));
+	EXPECT_EQ(gfolio(hg, 0)->nid, 1);
+
+	ASSERT_OK(kho_preserve(&lu.s, lu.g, 1, 1));
+	ASSERT_OK(kho_preserve(&lu.s, hg, 2, 1));
+	EXPECT_EQ(lu.s.img.files[0].policy.mode, KHO_MPOL_INTERLEAVE);
+	EXPECT_EQ(lu.s.img.files[0].policy.nodemask[0], 3);
+	EXPECT_EQ(lu.s.img.files[1].policy.mode, KHO_MPOL_BIND);
+	lu_kexec(&lu);
+	/* A policy this host cannot hold is refused before anything is claimed. */
+	lu.s.img.files[0].policy.nodemask[0] = 1ULL << 5;
+	EXPECT_ERR(kho_retrieve(lu.new.kvm, &lu.s.img, 1, &e) ? 0 : e, -EINVAL);
+	lu.s.img.files[0].policy.nodemask[0] = 3;
+	lu.g2 = kho_retrieve(lu.new.kvm, &lu.s.img, 1, &e);
+	ASSERT_OK(e);
+	hg2 = kho_retrieve(lu.new.kvm, &lu.s.img, 2, &e);
+	ASSERT_OK(e);
+	EXPECT_EQ(lu.g2->policy.mode, MPOL_INTERLEAVE);
+	EXPECT_EQ(lu.g2->policy.nodes, 3);
+	EXPECT_EQ(hg2->policy.mode, MPOL_BIND);
+	EXPECT_EQ(hg2->policy.nodes, 2);
+	ASSERT_OK(kvm_gmem_fallocate(lu.g2, FALLOC_FL_KEEP_SIZE, 5 * 4096, 2 * 4096));
+	EXPECT_EQ(gfolio(lu.g2, 5)->nid, 1);
+	EXPECT_EQ(gfolio(lu.g2, 6)->nid, 0);
+	lu_validate_new(&lu);
+	kho_finish(lu.new.th.host);
+	lu_free(&lu);
+}
+
 static const struct t_case cases[] = {
 	T(roundtrip_4k_shared_private_dirty),
 	T(roundtrip_hugetlb_2m_unsplit_and_split),
@@ -453,6 +701,10 @@ static const struct t_case cases[] = {
 	T(preserved_pages_not_handed_out),
 	T(finish_frees_unclaimed_keeps_poison_out),
 	T(rebind_must_match_preserved_bindings),
+	T(preserve_and_freeze_fail_each_allocation),
+	T(kexec_fails_each_allocation),
+	T(retrieve_fails_each_allocation_and_is_undone),
+	T(mempolicy_carried),
 };
 
 T_MAIN("kho/test_kho", cases)
