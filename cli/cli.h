@@ -7,6 +7,7 @@
 
 int cmd_conformance(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_kho(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
 	{ "conformance", cmd_conformance, "guest_memfd uAPI cases on the model and on real KVM, compared" },
 	{ "demo", cmd_demo, "a built-in demonstration: memory failures of different kinds" },
+	{ "kho", cmd_kho, "KHO images: save one from a scenario, restore it on a new host, dump it" },
 	{ "run", cmd_run, "run scenario files and check their expectations" },
 };
 

@@ -53,6 +53,7 @@ LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(KHO_SRCS) $(SCN_S
 CLI_SRCS := \
 	cli/conformance.c \
 	cli/demo.c \
+	cli/kho.c \
 	cli/main.c \
 	cli/run.c
 

@@ -51,6 +51,7 @@ struct scn_verb {
 	bool setup;			/* host, vary: before any operation */
 	bool expectation;
 	bool open_keys;		/* any key; the check hook validates them */
+	bool kexec;		/* ends the host: later lines cannot name its objects */
 	int (*run)(struct scn_ctx *ctx, const struct scn_stmt *st);
 	/* Extra parse-time checks; names are looked up with scn_check_name(). */
 	int (*check)(const struct scn_stmt *st, const void *symtab, struct scn_error *err);

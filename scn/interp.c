@@ -13,6 +13,7 @@
 #include "arch/x86/mce.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "kho/kho.h"
 #include "mm/memory-failure.h"
 #include "scn/internal.h"
 
@@ -83,6 +84,14 @@ struct scn_ctx {
 	struct mf_outcome outcome;	/* the last action result of the run */
 	struct vmm_ufbitmap *ufb;	/* the VMM's KVM Userfault bitmaps */
 	int nufb;
+	/* Live update: the LUO session on this host, what the last kexec handed over. */
+	enum kho_poison_policy kho_poison;
+	struct kho_session kho;
+	bool kho_active;
+	struct kho_image kho_in;	/* the image as the new host parsed it */
+	bool kho_kexeced;
+	void *kho_blob;			/* the handed-over blob (gmf kho save) */
+	size_t kho_len;
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -103,9 +112,10 @@ static int fail(struct scn_ctx *c, const struct scn_stmt *st, const char *fmt, .
 	return -1;
 }
 
+/* The newest object of that name (kho_retrieve defines a file again). */
 static struct scn_obj *obj_find(struct scn_ctx *c, const char *name)
 {
-	for (int i = 0; i < c->nobjs; i++)
+	for (int i = c->nobjs - 1; i >= 0; i--)
 		if (!strcmp(c->objs[i].name, name))
 			return &c->objs[i];
 	return NULL;
@@ -186,6 +196,37 @@ static int ensure_host(struct scn_ctx *c, const struct scn_stmt *st)
 }
 
 /*
+ * kho:TOKEN+OFF: the pfn of file offset OFF of the file preserved under
+ * TOKEN, from the image the new host read (after kho_kexec) or the
+ * session's (before).
+ */
+static int kho_resolve(struct scn_ctx *c, const struct scn_stmt *st, u64 token, u64 off,
+		       unsigned long *pfnp)
+{
+	const struct kho_image *img = c->kho_kexeced ? &c->kho_in : c->kho_active ? &c->kho.img : NULL;
+	u64 idx = off >> PAGE_SHIFT;
+
+	for (size_t i = 0; img && i < img->nr_files; i++) {
+		const struct kho_gmem *f = &img->files[i];
+
+		if (f->token != token)
+			continue;
+		for (size_t j = 0; j < f->nr_folios; j++) {
+			const struct kho_folio *fo = &f->folios[j];
+
+			if (idx >= fo->index && idx < fo->index + (1ULL << fo->order)) {
+				*pfnp = (unsigned long)(fo->pfn + idx - fo->index);
+				return 0;
+			}
+		}
+		return fail(c, st, "the file preserved under token %#llx has no page at offset %#llx",
+			    (unsigned long long)token, (unsigned long long)off);
+	}
+	return fail(c, st, "no file is preserved under token %#llx%s", (unsigned long long)token,
+		    img ? "" : " (no kho_preserve or kho_kexec yet)");
+}
+
+/*
  * Resolve a location to a pfn (and, for a mapping, the user address).
  * Mappings resolve to the page mapped there now, files to the page cached
  * at the offset, kernel allocations to their pages.
@@ -214,6 +255,8 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 	o = obj_find(c, name);
 	if (!pfnp && (!o || o->kind != SYM_MAPPING))
 		return fail(c, st, "'%s' has no user address: give a mapping location", v);
+	if (!strncmp(name, "kho:", 4))
+		return kho_resolve(c, st, num(name + 4, 0), off, pfnp);
 	if (!strcmp(name, "free")) {
 		/* The first free page above the reserved range, on node 0. */
 		struct range_node *n = rangemap_first(&c->host->nodes[0].free_blocks);
@@ -416,8 +459,18 @@ static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *
 			}
 		return fail(c, st, "tdx_bug must be hwpoison or buggy_cleanup");
 	}
+	if (!strcmp(key, "kho_poison")) {
+		for (int i = 0; i < __NR_KHO_POISON_POLICIES; i++)
+			if (!strcmp(val, kho_poison_policy_names[i])) {
+				c->kho_poison = (enum kho_poison_policy)i;
+				if (c->kho_active)
+					c->kho.poison = c->kho_poison;
+				return 0;
+			}
+		return fail(c, st, "kho_poison must be refuse or carry");
+	}
 	return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
-		    "gmem_mf_kill, tdx_bug, split_poison)", key);
+		    "gmem_mf_kill, tdx_bug, split_poison, kho_poison)", key);
 }
 
 static int run_switch(struct scn_ctx *c, const struct scn_stmt *st)
@@ -1646,6 +1699,198 @@ static int run_vmm_policy(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+/* ---- live update (KHO and LUO) -------------------------------------------------------- */
+
+/* The LUO session of this host, made on first use with the kho_poison switch's value. */
+static struct kho_session *kho_session(struct scn_ctx *c)
+{
+	if (!c->kho_active) {
+		kho_session_init(&c->kho, c->host, c->kho_poison);
+		c->kho_active = true;
+	}
+	return &c->kho;
+}
+
+static int run_kho_preserve(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct kvm_gmem *g = need_gmem(c, st, pos_val(st, 0));
+
+	if (!g)
+		return -1;
+	record_ret(c, "LIVEUPDATE_SESSION_PRESERVE_FD",
+		   kho_preserve(kho_session(c), g, num(scn_arg(st, "token"), 0),
+				num(scn_arg(st, "vm_token"), 0)));
+	return 0;
+}
+
+static int run_kho_freeze(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	record_ret(c, "kho_freeze", kho_freeze(kho_session(c)));
+	return 0;
+}
+
+static int run_kho_abort(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	if (c->kho_active)
+		kho_session_abort(&c->kho);
+	c->kho_active = false;
+	trace_note(&c->trace, "kho: session aborted: its files are unfrozen");
+	return 0;
+}
+
+/*
+ * The old host is gone: its tasks, VMs, files and cgroups with it, and
+ * every scenario object that named them (the parser has made sure that no
+ * later line names one).
+ */
+static void kho_drop_old_host(struct scn_ctx *c, struct host *old)
+{
+	for (int i = 0; i < c->nraces; i++)
+		list_del_init(&c->races[i].node);
+	c->nraces = 0;
+	if (c->kho_active)
+		kho_session_destroy(&c->kho);
+	c->kho_active = false;
+	for (int i = 0; i < c->nobjs; i++)
+		kfree(c->objs[i].name);
+	kfree(c->objs);
+	c->objs = NULL;
+	c->nobjs = 0;
+	for (int i = 0; i < c->nufb; i++)
+		kfree(c->ufb[i].bits);
+	kfree(c->ufb);
+	c->ufb = NULL;
+	c->nufb = 0;
+	c->has_exit = false;
+	kvm_host_teardown(old);
+	host_destroy(old);
+}
+
+/*
+ * reboot(LINUX_REBOOT_CMD_KEXEC): freeze the session (its last chance to
+ * fail, which aborts the kexec), hand the image over as a blob, and boot
+ * the new host from what it parses.
+ */
+static int run_kho_kexec(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct host *old = c->host, *nh;
+	struct kho_error err;
+	void *blob;
+	size_t len;
+	int ret;
+
+	ret = kho_freeze(kho_session(c));
+	if (ret) {
+		trace_note(&c->trace, "kho: freeze failed (%s): kexec aborted, the old host runs on",
+			   errno_name(ret));
+		record_ret(c, "kexec", ret);
+		return 0;
+	}
+	ret = kho_image_build(&c->kho.img, &blob, &len, &err);
+	if (ret)
+		return fail(c, st, "the frozen image does not build: %s", err.msg);
+	kho_image_free(&c->kho_in);
+	c->kho_kexeced = false;
+	ret = kho_image_parse(blob, len, &c->kho_in, &err);
+	if (ret) {
+		kfree(blob);
+		return fail(c, st, "the new host cannot parse the image: %s", err.msg);
+	}
+	nh = kho_kexec(old, &c->kho_in, &c->trace);
+	if (IS_ERR(nh)) {
+		kfree(blob);
+		record_ret(c, "kexec", PTR_ERR(nh));
+		return 0;
+	}
+	kfree(c->kho_blob);
+	c->kho_blob = blob;
+	c->kho_len = len;
+	kho_drop_old_host(c, old);
+	c->host = nh;
+	c->kho_kexeced = true;
+	record_ret(c, "kexec", 0);
+	return 0;
+}
+
+static int run_kho_retrieve(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	struct scn_obj *vm = need(c, st, pos_val(st, 1)), *o;
+	struct task_struct *saved = c->host->current;
+	struct kvm_gmem *g;
+	int err;
+
+	if (!vm)
+		return -1;
+	if (!c->kho_kexeced) {
+		/* No incoming session: LIVEUPDATE_IOCTL_RETRIEVE_SESSION fails. */
+		record_ret(c, "LIVEUPDATE_SESSION_RETRIEVE_FD", -ENOENT);
+		return 0;
+	}
+	if (vm->task && !vm->task->exited)
+		c->host->current = vm->task;
+	g = kho_retrieve(vm->kvm, &c->kho_in, num(scn_arg(st, "token"), 0), &err);
+	c->host->current = saved;
+	record_ret(c, "LIVEUPDATE_SESSION_RETRIEVE_FD", err);
+	if (!g)
+		return 0;
+	o = obj_add(c, pos_val(st, 0), SYM_FILE);
+	o->file = g->file;
+	o->gmem = g;
+	return 0;
+}
+
+static int run_kho_finish(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	record_ret(c, "LIVEUPDATE_SESSION_FINISH", (long)kho_finish(c->host));
+	return 0;
+}
+
+/* Is @pfn in preserved memory not claimed yet (reserved, KHO_PAGE_MAGIC on its head)? */
+static bool kho_page_preserved(struct host *host, unsigned long pfn)
+{
+	struct folio *f = pfn_folio_lookup(host, pfn);
+	struct page *head = f ? page_lookup(host, folio_pfn(f)) : NULL;
+
+	return f && f->owner == FOLIO_OWNER_RESERVED && head && head->private == KHO_PAGE_MAGIC;
+}
+
+/* expect kho files=N reserved=N poisoned=N frozen=yes|no */
+static int expect_kho(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	const struct kho_image *img = c->kho_kexeced ? &c->kho_in : c->kho_active ? &c->kho.img : NULL;
+
+	for (int i = 0; i < st->nargs; i++) {
+		const struct scn_arg *a = &st->args[i];
+		unsigned long got = 0;
+
+		if (!a->key)
+			continue;
+		if (!strcmp(a->key, "files")) {
+			got = img ? img->nr_files : 0;
+		} else if (!strcmp(a->key, "poisoned")) {
+			got = img ? img->nr_poison : 0;
+		} else if (!strcmp(a->key, "reserved")) {
+			for (struct range_node *n = rangemap_first(&c->host->memmap); n; n = rangemap_next(n)) {
+				struct folio *f = container_of(n, struct folio, pfn_node);
+
+				if (kho_page_preserved(c->host, folio_pfn(f)))
+					got += folio_nr_pages(f);
+			}
+		} else if (!strcmp(a->key, "frozen")) {
+			bool frozen = c->kho_active && c->kho.frozen;
+
+			if (frozen != yes(a->val))
+				return fail(c, st, "expected the session %sfrozen", yes(a->val) ? "" : "not ");
+			continue;
+		} else {
+			return fail(c, st, "unknown kho property '%s' (files, reserved, poisoned, frozen)", a->key);
+		}
+		if (got != num(a->val, ~0ULL))
+			return fail(c, st, "expected kho %s=%s, got %lu", a->key, a->val, got);
+	}
+	return 0;
+}
+
 static int check_host(const struct scn_stmt *st, const void *syms, struct scn_error *err)
 {
 	const struct scn_arg *a = scn_arg_find(st, "arch");
@@ -1668,7 +1913,7 @@ static const struct { const char *name; int code; } si_codes[] = {
 
 static const char *const expect_kinds[] = {
 	"signal", "no-signal", "panic", "no-panic", "log", "no-log", "counter", "page",
-	"hugepages", "task", "buddy", "stage2", "vcpu", "vmm", "cgroup", NULL,
+	"hugepages", "task", "buddy", "stage2", "vcpu", "vmm", "cgroup", "kho", NULL,
 };
 
 static bool ev_in_op(struct scn_ctx *c, unsigned long i)
@@ -1879,9 +2124,11 @@ static int expect_page(struct scn_ctx *c, const struct scn_stmt *st)
 				got = f && folio_test_hugetlb(f);
 			else if (!strcmp(a->key, "split"))
 				got = guestmem_split_lookup(c->host, pfn) != NULL;
+			else if (!strcmp(a->key, "preserved"))
+				got = kho_page_preserved(c->host, pfn);
 			else
 				return fail(c, st, "unknown page property '%s' (poisoned, mapped, cached, free, "
-					    "huge, split, order, refcount)", a->key);
+					    "huge, split, preserved, order, refcount)", a->key);
 			want = yes(a->val);
 		}
 		if (got != want) {
@@ -2121,6 +2368,8 @@ static int run_expect(struct scn_ctx *c, const struct scn_stmt *st)
 		ret = expect_task(c, st);
 	else if (!strcmp(kind, "cgroup"))
 		ret = expect_cgroup(c, st);
+	else if (!strcmp(kind, "kho"))
+		ret = expect_kho(c, st);
 	else if (!strcmp(kind, "vcpu")) {
 		struct scn_obj *o = need(c, st, pos_val(st, 1));
 
@@ -2191,7 +2440,7 @@ static int check_expect(const struct scn_stmt *st, const void *syms, struct scn_
 	if (!expect_kinds[i])
 		return scn_errorf(err, st->line, k->col,
 				  "unknown expectation '%s' (signal, no-signal, panic, no-panic, log, "
-				  "no-log, counter, page, hugepages, task, buddy, stage2, vcpu, vmm, cgroup, or keys ret= type= "
+				  "no-log, counter, page, hugepages, task, buddy, stage2, vcpu, vmm, cgroup, kho, or keys ret= type= "
 				  "result= access= exit= gpa= size= exit_flags= error_offset= esr= gva= sea_flags=)",
 				  k->val);
 	if ((!strcmp(k->val, "signal") || !strcmp(k->val, "task")) && !a1)
@@ -2337,10 +2586,15 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 				return scn_errorf(err, st->line, a->col + 8, "tdx_bug must be hwpoison or buggy_cleanup");
 			continue;
 		}
+		if (a->key && !strcmp(a->key, "kho_poison")) {
+			if (strcmp(a->val, "refuse") && strcmp(a->val, "carry"))
+				return scn_errorf(err, st->line, a->col + 11, "kho_poison must be refuse or carry");
+			continue;
+		}
 		if (!a->key || strcmp(a->key, "panic_rule"))
 			return scn_errorf(err, st->line, a->col,
 					  "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
-					  "gmem_mf_kill, tdx_bug, split_poison)",
+					  "gmem_mf_kill, tdx_bug, split_poison, kho_poison)",
 					  a->key ? a->key : a->val);
 		for (k = 0; k < __NR_MF_PANIC_RULES; k++)
 			if (!strcmp(a->val, mf_panic_rule_names[k]))
@@ -2496,6 +2750,10 @@ static const struct scn_key events_keys[] = {
 	{ "ext_dabt", 'b', false }, { "serror", 'b', false }, { NULL, 0, false },
 };
 static const struct scn_key policy_keys[] = { { "threshold", 'n', true }, { NULL, 0, false } };
+static const struct scn_key kho_preserve_keys[] = {
+	{ "token", 'n', true }, { "vm_token", 'n', false }, { NULL, 0, false },
+};
+static const struct scn_key kho_retrieve_keys[] = { { "token", 'n', true }, { NULL, 0, false } };
 
 const struct scn_verb scn_verbs[] = {
 	/* set-up */
@@ -2598,6 +2856,15 @@ const struct scn_verb scn_verbs[] = {
 	  .help = "ghes at=LOCATION|pfn=N" },
 	{ .name = "vmm_policy", .pos = "V", .keys = policy_keys, .run = run_vmm_policy,
 	  .help = "vmm_policy VM threshold=N" },
+	/* live update */
+	{ .name = "kho_preserve", .pos = "F", .keys = kho_preserve_keys, .run = run_kho_preserve,
+	  .help = "kho_preserve GMEM token=N [vm_token=N]" },
+	{ .name = "kho_freeze", .pos = "", .run = run_kho_freeze, .help = "kho_freeze" },
+	{ .name = "kho_abort", .pos = "", .run = run_kho_abort, .help = "kho_abort" },
+	{ .name = "kho_kexec", .pos = "", .kexec = true, .run = run_kho_kexec, .help = "kho_kexec" },
+	{ .name = "kho_retrieve", .pos = "NV", .keys = kho_retrieve_keys, .defines = SYM_FILE,
+	  .run = run_kho_retrieve, .help = "kho_retrieve NAME VM token=N" },
+	{ .name = "kho_finish", .pos = "", .run = run_kho_finish, .help = "kho_finish" },
 	/* expectations */
 	{ .name = "expect", .pos = "", .opt_pos = "XXXX", .expectation = true, .run = run_expect,
 	  .check = check_expect, .help = "expect [KIND ...] [KEY=VALUE ...]" },
@@ -2659,7 +2926,8 @@ static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
 		return 0;
 	}
 	if (!strcmp(key, "panic_rule") || !strcmp(key, "mf_delayed_fix") || !strcmp(key, "gmem_mf_stage") ||
-	    !strcmp(key, "gmem_mf_kill") || !strcmp(key, "tdx_bug") || !strcmp(key, "split_poison"))
+	    !strcmp(key, "gmem_mf_kill") || !strcmp(key, "tdx_bug") || !strcmp(key, "split_poison") ||
+	    !strcmp(key, "kho_poison"))
 		return set_switch(c, st, key, c->vary_val);
 	if (!strcmp(key, "vm.memory_failure_early_kill") && !scn_parse_num(c->vary_val, &v))
 		c->host->sysctl.memory_failure_early_kill = (int)v;
@@ -2805,6 +3073,27 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 	for (int i = 0; i < c.nufb; i++)
 		kfree(c.ufb[i].bits);
 	kfree(c.ufb);
+	if (opts->kho_image && c.kho_active && c.kho.frozen) {
+		/* A frozen session not kexec'd yet: its image is the handover. */
+		struct kho_error err;
+		void *blob;
+		size_t len;
+
+		if (!kho_image_build(&c.kho.img, &blob, &len, &err)) {
+			kfree(c.kho_blob);
+			c.kho_blob = blob;
+			c.kho_len = len;
+		}
+	}
+	if (c.kho_active)
+		kho_session_destroy(&c.kho);
+	kho_image_free(&c.kho_in);
+	if (opts->kho_image && c.kho_blob) {
+		r->kho_blob = c.kho_blob;
+		r->kho_len = c.kho_len;
+	} else {
+		kfree(c.kho_blob);
+	}
 	trace_destroy(&c.trace);
 	return 0;
 }

@@ -424,6 +424,7 @@ out:
 struct sym {
 	char *name;
 	enum scn_sym_kind kind;
+	int gone_line;		/* the kho_kexec line that ended its host, or 0 */
 };
 
 struct symtab {
@@ -431,12 +432,45 @@ struct symtab {
 	int n;
 };
 
+/* The live definition of @name: the newest, unless a kho_kexec ended its host. */
 static enum scn_sym_kind sym_kind(const struct symtab *t, const char *name)
 {
-	for (int i = 0; i < t->n; i++)
+	for (int i = t->n - 1; i >= 0; i--)
 		if (!strcmp(t->s[i].name, name))
-			return t->s[i].kind;
+			return t->s[i].gone_line ? SYM_NONE : t->s[i].kind;
 	return SYM_NONE;
+}
+
+/* The kho_kexec line that ended the host of @name, or 0. */
+static int sym_gone_line(const struct symtab *t, const char *name)
+{
+	for (int i = t->n - 1; i >= 0; i--)
+		if (!strcmp(t->s[i].name, name))
+			return t->s[i].gone_line;
+	return 0;
+}
+
+/* Why @name is not what a line needs: undefined, or left behind by a kexec. */
+static const char *sym_why(const struct symtab *t, const char *name, char *buf, size_t len)
+{
+	int gone = sym_gone_line(t, name);
+
+	if (gone)
+		snprintf(buf, len, ", which belonged to the host before kho_kexec (line %d): define it again "
+			 "on the new host", gone);
+	else if (sym_kind(t, name) == SYM_NONE)
+		snprintf(buf, len, ", which is not defined");
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/* kho_kexec: every object so far belonged to the old host; its names may be defined again. */
+static void symtab_kexec(struct symtab *t, int line)
+{
+	for (int i = 0; i < t->n; i++)
+		if (!t->s[i].gone_line)
+			t->s[i].gone_line = line;
 }
 
 static int sym_add(struct symtab *t, const char *name, enum scn_sym_kind kind)
@@ -449,6 +483,7 @@ static int sym_add(struct symtab *t, const char *name, enum scn_sym_kind kind)
 	t->s[t->n].name = kstrdup(name, GFP_KERNEL);
 	if (!t->s[t->n].name)
 		return -ENOMEM;
+	t->s[t->n].gone_line = 0;
 	t->s[t->n++].kind = kind;
 	return 0;
 }
@@ -477,6 +512,7 @@ static int check_location(const struct symtab *t, const char *v, int line, int c
 	size_t nl = plus ? (size_t)(plus - v) : strlen(v);
 	u64 off;
 	enum scn_sym_kind k;
+	char why[160];
 
 	if (isdigit((unsigned char)v[0]))
 		return scn_parse_num(v, &off) ?
@@ -491,11 +527,15 @@ static int check_location(const struct symtab *t, const char *v, int line, int c
 	for (size_t i = 0; i < ARRAY_SIZE(builtin_locations); i++)
 		if (!strcmp(name, builtin_locations[i]))
 			return 0;
+	/* kho:TOKEN+OFF: a page of the file preserved under TOKEN. */
+	if (!strncmp(name, "kho:", 4))
+		return scn_parse_num(name + 4, &off) ?
+			errorf(err, line, col, "expected kho:TOKEN[+OFFSET], found '%s'", v) : 0;
 	k = sym_kind(t, name);
 	if (k != SYM_MAPPING && k != SYM_FILE && k != SYM_KERNEL)
 		return errorf(err, line, col,
 			      "expected a location (a mapping, file or kernel allocation, with +OFFSET), "
-			      "found '%s'%s", name, k == SYM_NONE ? ", which is not defined" : "");
+			      "found '%s'%s", name, sym_why(t, name, why, sizeof(why)));
 	return 0;
 }
 
@@ -510,6 +550,7 @@ static int check_value(const struct symtab *t, char type, const struct scn_arg *
 	u64 n;
 	int e;
 	int col = a->col + (a->key ? (int)strlen(a->key) + 1 : 0);
+	char why[160];
 
 	switch (type) {
 	case 'n':
@@ -534,19 +575,23 @@ static int check_value(const struct symtab *t, char type, const struct scn_arg *
 		return check_location(t, a->val, line, col, err);
 	case 'F':
 		if (sym_kind(t, a->val) != SYM_FILE)
-			return errorf(err, line, col, "expected a file for %s, found '%s'", a->key, a->val);
+			return errorf(err, line, col, "expected a file for %s, found '%s'%s", a->key, a->val,
+				      sym_why(t, a->val, why, sizeof(why)));
 		return 0;
 	case 'T':
 		if (sym_kind(t, a->val) != SYM_PROCESS && sym_kind(t, a->val) != SYM_THREAD)
-			return errorf(err, line, col, "expected a task for %s, found '%s'", a->key, a->val);
+			return errorf(err, line, col, "expected a task for %s, found '%s'%s", a->key, a->val,
+				      sym_why(t, a->val, why, sizeof(why)));
 		return 0;
 	case 'V':
 		if (sym_kind(t, a->val) != SYM_VM)
-			return errorf(err, line, col, "expected a VM for %s, found '%s'", a->key, a->val);
+			return errorf(err, line, col, "expected a VM for %s, found '%s'%s", a->key, a->val,
+				      sym_why(t, a->val, why, sizeof(why)));
 		return 0;
 	case 'G':
 		if (sym_kind(t, a->val) != SYM_CGROUP)
-			return errorf(err, line, col, "expected a cgroup for %s, found '%s'", a->key, a->val);
+			return errorf(err, line, col, "expected a cgroup for %s, found '%s'%s", a->key, a->val,
+				      sym_why(t, a->val, why, sizeof(why)));
 		return 0;
 	default:
 		return 0;
@@ -557,6 +602,7 @@ static int check_positional(const struct scn_verb *v, struct symtab *t, char kin
 			    const struct scn_arg *a, int line, struct scn_error *err)
 {
 	enum scn_sym_kind k;
+	char why[160];
 
 	if (a->quoted && kind != 'S' && kind != 'X')
 		return errorf(err, line, a->col, "expected a name, found a string");
@@ -588,7 +634,7 @@ static int check_positional(const struct scn_verb *v, struct symtab *t, char kin
 			if (k == want[i].k || (kind == 'T' && k == SYM_THREAD))
 				return 0;
 			return errorf(err, line, a->col, "expected %s, found '%s'%s", want[i].what, a->val,
-				      k == SYM_NONE ? ", which is not defined" : "");
+				      sym_why(t, a->val, why, sizeof(why)));
 		}
 		return 0;
 	}
@@ -624,6 +670,9 @@ static int check_stmt(struct scn_stmt *st, struct symtab *t, bool *ops_seen, str
 	if (st->guard_key && v->defines != SYM_NONE)
 		return errorf(err, st->line, st->col,
 			      "a guarded line cannot define a name: define %s on every run", v->name);
+	if (st->guard_key && v->kexec)
+		return errorf(err, st->line, st->col, "a guarded line cannot be %s: it ends the host's names on every run",
+			      v->name);
 	if (v->setup && *ops_seen)
 		return errorf(err, st->line, st->col, "'%s' must come before the first operation", v->name);
 	if (!v->setup)
@@ -678,8 +727,13 @@ static int check_stmt(struct scn_stmt *st, struct symtab *t, bool *ops_seen, str
 	if (st->inline_expect) {
 		if (v->expectation || v->setup)
 			return errorf(err, st->line, st->inline_expect->col, "'=>' only follows an operation");
-		return check_stmt(st->inline_expect, t, ops_seen, err);
+		ret = check_stmt(st->inline_expect, t, ops_seen, err);
+		if (ret)
+			return ret;
 	}
+	/* After the expectations on its line, which still see the old host's names. */
+	if (v->kexec)
+		symtab_kexec(t, st->line);
 	return 0;
 }
 
@@ -741,10 +795,10 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 			f->vary_line = st->line;
 			if (!strcmp(f->vary_key, "mf_delayed_fix") || !strcmp(f->vary_key, "gmem_mf_stage") ||
 			    !strcmp(f->vary_key, "gmem_mf_kill") || !strcmp(f->vary_key, "tdx_bug") ||
-			    !strcmp(f->vary_key, "split_poison")) {
+			    !strcmp(f->vary_key, "split_poison") || !strcmp(f->vary_key, "kho_poison")) {
 				static const char *const ok[] = {
 					"on", "off", "initial", "eventual", "sigbus", "sigkill_current",
-					"hwpoison", "buggy_cleanup", "distribute", "copy_head",
+					"hwpoison", "buggy_cleanup", "distribute", "copy_head", "refuse", "carry",
 				};
 
 				for (int k = 0; k < f->nvary; k++) {
@@ -777,7 +831,7 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 			} else if (strncmp(f->vary_key, "vm.", 3)) {
 				ret = errorf(err, st->line, a->col,
 					     "vary takes panic_rule, mf_delayed_fix, gmem_mf_stage, gmem_mf_kill, tdx_bug, split_poison, "
-					     "arch, apei "
+					     "kho_poison, arch, apei "
 					     "or a vm.* sysctl, not '%s'",
 					     f->vary_key);
 				goto fail;

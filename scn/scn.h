@@ -74,6 +74,7 @@ struct scn_run_opts {
 	bool quiet;		/* only the verdict */
 	u64 seed;
 	u64 max_host_bytes;	/* refuse bigger hosts (fuzzing); 0: no limit */
+	bool kho_image;		/* keep each run's KHO image in its result */
 };
 
 /* The outcome of one run of a file under one value of its varied switch. */
@@ -85,6 +86,13 @@ struct scn_result {
 	char failure[512];
 	bool panicked;
 	char summary[160];	/* a short description of what happened, for tables */
+	/*
+	 * With opts->kho_image: the KHO image (FDT blob) of the run, the frozen
+	 * session's at the end or else the one the last kho_kexec handed over;
+	 * NULL when there is none. The caller frees it with kfree().
+	 */
+	void *kho_blob;
+	size_t kho_len;
 };
 
 /*

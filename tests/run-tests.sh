@@ -91,6 +91,9 @@ conformance_suite() {
 export -f conformance_suite
 run_suite conformance bash -c 'conformance_suite "$1"' conformance "$GMF"
 
+# gmf kho: save, dump and restore images, and refuse invalid ones.
+run_suite cli/kho tests/cli/test_kho.sh "$GMF" "$TBUILD/cli-kho"
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 
