@@ -534,6 +534,8 @@ static int hstate_idx_of_order(struct host *host, unsigned int order)
 struct host *kho_kexec(struct host *old, const struct kho_image *img, struct trace *trace)
 {
 	unsigned long preserved_huge[HUGE_MAX_HSTATE] = { 0 }, reserved = 0;
+	struct u64vec late = { 0 };
+	size_t nr_late = 0;
 	struct host_config cfg = old->config;
 	struct kho_error err;
 	struct host *host;
@@ -609,6 +611,26 @@ struct host *kho_kexec(struct host *old, const struct kho_image *img, struct tra
 			goto fail;
 	}
 	/*
+	 * An error handled after the freeze is not in the image, but the old
+	 * kernel still knows it at the kexec point: the host-wide poison list
+	 * is the last thing it hands over, so the new kernel learns of it too.
+	 */
+	ret = collect_host_poison(old, &late);
+	if (ret)
+		goto fail;
+	for (size_t j = 0; j < late.n; j++) {
+		if (pfn_in(img->poison, img->nr_poison, late.v[j]))
+			continue;
+		ret = kho_poison_pfn(host, (unsigned long)late.v[j]);
+		if (ret)
+			goto fail;
+		nr_late++;
+		trace_note(host->trace, "kho: kexec: pfn %#llx was poisoned after the freeze: poisoned again",
+			   (unsigned long long)late.v[j]);
+	}
+	kfree(late.v);
+	late.v = NULL;
+	/*
 	 * hugepages=N counts the preserved huge pages: the pool gets the rest
 	 * now, the preserved ones join it in use at retrieve or free at finish.
 	 */
@@ -628,9 +650,10 @@ struct host *kho_kexec(struct host *old, const struct kho_image *img, struct tra
 		}
 	}
 	trace_note(host->trace, "kho: kexec: %zu files, %lu preserved pages reserved, %zu poisoned pfns poisoned again",
-		   img->nr_files, reserved, img->nr_poison);
+		   img->nr_files, reserved, img->nr_poison + nr_late);
 	return host;
 fail:
+	kfree(late.v);
 	trace_note(old->trace, "kho: the image does not fit the new host's memory");
 	kvm_host_teardown(host);
 	host_destroy(host);
