@@ -7,14 +7,16 @@
 
 include mk/flags.mk
 include mk/sources.mk
+include mk/guest.mk
 
 BUILD      ?= build
 TBUILD     := $(BUILD)/test
 GMF        := $(BUILD)/gmf
 TGMF       := $(TBUILD)/gmf
 
-LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
-TLIB_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(LIB_SRCS))
+# The guest payload (mk/guest.mk) is data in the library, built from source.
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/vmm/guest/blob.o
+TLIB_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(LIB_SRCS)) $(TBUILD)/vmm/guest/blob.o
 CLI_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 TCLI_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(CLI_SRCS))
 HARN_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(HARNESS_SRCS))
@@ -50,10 +52,11 @@ test: deps $(TGMF) $(SUITES) $(FUZZ_REPLAY)
 # libFuzzer builds (clang): make fuzz FUZZER=fuzz_scn SECONDS=60
 FUZZER  ?= fuzz_scn
 SECONDS ?= 60
-fuzz: deps
+fuzz: deps $(BUILD)/vmm/guest/blob.o
 	@mkdir -p $(BUILD)/fuzz
 	clang $(filter-out -Werror,$(CFLAGS)) -O1 -g -DFUZZ_LIBFUZZER -fsanitize=fuzzer,address,undefined \
-		-o $(BUILD)/fuzz/$(FUZZER) tests/fuzz/$(FUZZER).c tests/fuzz/driver.c $(LIB_SRCS) $(LDLIBS)
+		-o $(BUILD)/fuzz/$(FUZZER) tests/fuzz/$(FUZZER).c tests/fuzz/driver.c $(LIB_SRCS) \
+		$(BUILD)/vmm/guest/blob.o $(LDLIBS)
 	mkdir -p $(BUILD)/fuzz/corpus-$(FUZZER) && $(BUILD)/fuzz/$(FUZZER) -max_total_time=$(SECONDS) \
 		-max_len=4096 $(BUILD)/fuzz/corpus-$(FUZZER) tests/fuzz/corpus/$(patsubst fuzz_%,%,$(FUZZER))
 
@@ -64,6 +67,9 @@ clean:
 	rm -rf $(BUILD)
 
 # ---- release build ----------------------------------------------------------
+$(eval $(call guest_rules,$(BUILD)))
+$(eval $(call guest_rules,$(TBUILD)))
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q_CC)$(CC) $(CFLAGS) $(OPTFLAGS) -c $< -o $@

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tests of vmm/vm: the small VMM boots its payload on real KVM, on
+ * guest_memfd and on a memfd, the workload makes progress with correct
+ * read-backs, and a machine check injected with KVM_X86_SET_MCE reaches the
+ * guest's #MC handler with exactly the values sent. Without /dev/kvm every
+ * test skips and the binary exits 77.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/types.h"
+#include "tests/harness/t.h"
+#include "vmm/guest/layout.h"
+#include "vmm/vm.h"
+
+#define TIMEOUT_MS	10000
+
+/* An action-required data load error, as a recoverable SRAR #MC on Intel. */
+#define SRAR_STATUS	(MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | MCI_STATUS_MISCV | \
+			 MCI_STATUS_ADDRV | MCI_STATUS_S | MCI_STATUS_AR | MCACOD_DATA)
+#define SRAR_MCG	(MCG_STATUS_RIPV | MCG_STATUS_EIPV | MCG_STATUS_MCIP)
+#define PHYS_LSB12	MCI_MISC(MCI_MISC_ADDR_PHYS, 12)
+
+static const struct vm_config configs[] = {
+	{ .mem = VMM_MEM_GUEST_MEMFD },
+	{ .mem = VMM_MEM_MEMFD },
+};
+
+static const char *mem_name(enum vmm_mem_kind k)
+{
+	return k == VMM_MEM_GUEST_MEMFD ? "guest_memfd" : k == VMM_MEM_MEMFD ? "memfd" : "auto";
+}
+
+/*
+ * Create a VM for @cfg or skip: without /dev/kvm the whole test skips; a
+ * config asking for guest_memfd on a kernel without it is reported and
+ * returns NULL (the caller goes on with the next config).
+ */
+static struct vm *create_or_skip(const struct vm_config *cfg)
+{
+	char why[160] = "";
+	struct vm *vm;
+	int ret;
+
+	ret = vm_create(cfg, &vm, why, sizeof(why));
+	if (ret == -ENODEV || ret == -ENOENT || ret == -EACCES)
+		T_SKIP(why);
+	if (ret == -EOPNOTSUPP) {
+		printf("# %s: %s\n", mem_name(cfg->mem), why);
+		return NULL;
+	}
+	if (ret)
+		t_fail(__FILE__, __LINE__, __func__, true, "vm_create(%s): %d (%s)",
+		       mem_name(cfg->mem), ret, why);
+	return vm;
+}
+
+/* The workload runs passes over its data area and every read-back matches. */
+TEST(guest_boots_and_makes_progress)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(configs); i++) {
+		struct vm *vm = create_or_skip(&configs[i]);
+		struct vcpu *vcpu;
+
+		if (!vm)
+			continue;
+		EXPECT_EQ(vm_mem_kind(vm), configs[i].mem);
+		vcpu = vm_vcpu(vm, 0);
+		ASSERT_OK(vm_start(vm));
+		EXPECT_OK(vm_wait_progress(vcpu, 20, TIMEOUT_MS));
+		EXPECT_EQ(vm_vcpu_stop_reason(vcpu, NULL), VCPU_RUNNING);
+		EXPECT_EQ(vm_vcpu_bad_reads(vcpu), 0);
+		EXPECT_EQ(vm_vcpu_nr_mce_reports(vcpu), 0);
+		vm_destroy(vm);
+	}
+}
+
+/* The guest's writes land in the memory the VMM maps: the last pass's pattern. */
+TEST(guest_writes_visible_in_host_mapping)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(configs); i++) {
+		struct vm *vm = create_or_skip(&configs[i]);
+		const volatile u64 *data;
+		struct vcpu *vcpu;
+		u64 v, pass;
+
+		if (!vm)
+			continue;
+		vcpu = vm_vcpu(vm, 0);
+		ASSERT_OK(vm_start(vm));
+		EXPECT_OK(vm_wait_progress(vcpu, 3, TIMEOUT_MS));
+		data = (const volatile u64 *)((u8 *)vm_mem(vm) + GUEST_DATA_GPA + 0x5000);
+		v = *data;
+		pass = v ^ (GUEST_DATA_GPA + 0x5000);
+		/* Pass n writes address ^ n; the pass in flight is at most a few ahead. */
+		EXPECT_GE(pass, 2);
+		EXPECT_LE(pass, vm_vcpu_progress(vcpu) + 1);
+		vm_destroy(vm);
+	}
+}
+
+/* MCG_CAP: a bank count and MCG_SER_P | MCG_CTL_P where KVM offers them. */
+TEST(mce_cap_has_banks)
+{
+	struct vm *vm = create_or_skip(&configs[1]);
+	u64 cap;
+
+	ASSERT_TRUE(vm != NULL);
+	cap = vm_mcg_cap(vm);
+	EXPECT_GE(cap & MCG_BANKCNT_MASK, 2);
+	EXPECT_LE(cap & MCG_BANKCNT_MASK, VMM_MAX_BANKS);
+	EXPECT_EQ(cap & ~(MCG_BANKCNT_MASK | MCG_CTL_P | MCG_SER_P), 0);
+	vm_destroy(vm);
+}
+
+static void check_report(const struct vmm_mce_report *r, u64 cap, unsigned int bank, u64 status,
+			 u64 addr, u64 misc, u64 mcg_status)
+{
+	EXPECT_EQ(r->mcg_cap, cap);
+	EXPECT_EQ(r->mcg_status, mcg_status);
+	EXPECT_EQ(r->nr_banks, cap & MCG_BANKCNT_MASK);
+	for (unsigned int b = 0; b < r->nr_banks; b++) {
+		if (b == bank) {
+			EXPECT_EQ(r->bank[b].status, status);
+			EXPECT_EQ(r->bank[b].addr, addr);
+			EXPECT_EQ(r->bank[b].misc, misc);
+		} else {
+			EXPECT_EQ(r->bank[b].status & MCI_STATUS_VAL, 0);
+		}
+	}
+}
+
+/*
+ * An action-required data load #MC at a guest physical address in the
+ * workload's data area: the handler reads back what was sent, clears MCIP,
+ * and the workload goes on.
+ */
+TEST(inject_srar_reported_exactly)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(configs); i++) {
+		struct vm *vm = create_or_skip(&configs[i]);
+		struct vmm_mce_report r;
+		struct vcpu *vcpu;
+		u64 gpa = GUEST_DATA_GPA + 0x5000, cap, pass;
+		unsigned int bank = 1;
+
+		if (!vm)
+			continue;
+		vcpu = vm_vcpu(vm, 0);
+		cap = vm_mcg_cap(vm);
+		ASSERT_OK(vm_start(vm));
+		ASSERT_OK(vm_wait_progress(vcpu, 2, TIMEOUT_MS));
+		ASSERT_OK(vmm_inject_mce(vcpu, bank, SRAR_STATUS, gpa, PHYS_LSB12, SRAR_MCG));
+		ASSERT_OK(vm_wait_mce_report(vcpu, 0, &r, TIMEOUT_MS));
+		check_report(&r, cap, bank, SRAR_STATUS, gpa, PHYS_LSB12, SRAR_MCG);
+		/* MCIP cleared: the guest runs on. */
+		pass = vm_vcpu_progress(vcpu);
+		EXPECT_OK(vm_wait_progress(vcpu, pass + 3, TIMEOUT_MS));
+		EXPECT_EQ(vm_vcpu_stop_reason(vcpu, NULL), VCPU_RUNNING);
+		EXPECT_EQ(vm_vcpu_nr_mce_reports(vcpu), 1);
+		vm_destroy(vm);
+	}
+}
+
+/*
+ * Two #MCs one after the other, in different banks and addresses: the
+ * handler cleared MCG_STATUS.MCIP and the bank after the first, so the second
+ * is delivered (not a shutdown) and does not carry OVER.
+ */
+TEST(inject_twice_each_reported)
+{
+	struct vm *vm = create_or_skip(&configs[0]);
+	struct vmm_mce_report r;
+	struct vcpu *vcpu;
+	u64 cap;
+
+	if (!vm)
+		vm = create_or_skip(&configs[1]);
+	ASSERT_TRUE(vm != NULL);
+	vcpu = vm_vcpu(vm, 0);
+	cap = vm_mcg_cap(vm);
+	ASSERT_OK(vm_start(vm));
+	ASSERT_OK(vm_wait_progress(vcpu, 1, TIMEOUT_MS));
+	ASSERT_OK(vmm_inject_mce(vcpu, 0, SRAR_STATUS, GUEST_DATA_GPA, PHYS_LSB12, SRAR_MCG));
+	ASSERT_OK(vm_wait_mce_report(vcpu, 0, &r, TIMEOUT_MS));
+	check_report(&r, cap, 0, SRAR_STATUS, GUEST_DATA_GPA, PHYS_LSB12, SRAR_MCG);
+	ASSERT_OK(vmm_inject_mce(vcpu, 1, SRAR_STATUS, GUEST_DATA_GPA + 0x1000, PHYS_LSB12,
+				 SRAR_MCG));
+	ASSERT_OK(vm_wait_mce_report(vcpu, 1, &r, TIMEOUT_MS));
+	check_report(&r, cap, 1, SRAR_STATUS, GUEST_DATA_GPA + 0x1000, PHYS_LSB12, SRAR_MCG);
+	EXPECT_EQ(vm_vcpu_stop_reason(vcpu, NULL), VCPU_RUNNING);
+	vm_destroy(vm);
+}
+
+/* A bank beyond MCG_CAP's count is refused before KVM sees it. */
+TEST(inject_bad_bank_einval)
+{
+	struct vm *vm = create_or_skip(&configs[1]);
+	unsigned int banks;
+
+	ASSERT_TRUE(vm != NULL);
+	banks = (unsigned int)(vm_mcg_cap(vm) & MCG_BANKCNT_MASK);
+	EXPECT_ERR(vmm_inject_mce(vm_vcpu(vm, 0), banks, SRAR_STATUS, GUEST_DATA_GPA,
+				  PHYS_LSB12, SRAR_MCG), -EINVAL);
+	vm_destroy(vm);
+}
+
+/* Two vCPUs, each its own thread and workload; a #MC goes to the one it is sent to. */
+TEST(two_vcpus_inject_one)
+{
+	struct vm_config cfg = { .mem = VMM_MEM_MEMFD, .nr_vcpus = 2 };
+	struct vm *vm = create_or_skip(&cfg);
+	struct vmm_mce_report r;
+
+	ASSERT_TRUE(vm != NULL);
+	ASSERT_OK(vm_start(vm));
+	EXPECT_OK(vm_wait_progress(vm_vcpu(vm, 0), 2, TIMEOUT_MS));
+	EXPECT_OK(vm_wait_progress(vm_vcpu(vm, 1), 2, TIMEOUT_MS));
+	ASSERT_OK(vmm_inject_mce(vm_vcpu(vm, 1), 0, SRAR_STATUS, GUEST_DATA_GPA, PHYS_LSB12,
+				 SRAR_MCG));
+	ASSERT_OK(vm_wait_mce_report(vm_vcpu(vm, 1), 0, &r, TIMEOUT_MS));
+	EXPECT_EQ(r.bank[0].addr, GUEST_DATA_GPA);
+	EXPECT_EQ(vm_vcpu_nr_mce_reports(vm_vcpu(vm, 0)), 0);
+	EXPECT_TRUE(vm_vcpu(vm, 2) == NULL);
+	vm_destroy(vm);
+}
+
+/* Bad configurations are refused with -EINVAL and nothing is left behind. */
+TEST(bad_config_einval)
+{
+	static const struct vm_config bad[] = {
+		{ .mem_size = 2 * SZ_1M },
+		{ .mem_size = GUEST_MEM_MIN + 4096 },
+		{ .nr_vcpus = VMM_MAX_VCPUS + 1 },
+		{ .nr_vcpus = -1 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct vm *vm = (struct vm *)1;
+		char why[128];
+
+		EXPECT_ERR(vm_create(&bad[i], &vm, why, sizeof(why)), -EINVAL);
+		EXPECT_TRUE(vm == NULL);
+	}
+}
+
+static const struct t_case cases[] = {
+	T(guest_boots_and_makes_progress),
+	T(guest_writes_visible_in_host_mapping),
+	T(mce_cap_has_banks),
+	T(inject_srar_reported_exactly),
+	T(inject_twice_each_reported),
+	T(inject_bad_bank_einval),
+	T(two_vcpus_inject_one),
+	T(bad_config_einval),
+};
+
+T_MAIN("vmm/test_vm", cases)

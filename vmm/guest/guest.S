@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest payload: a freestanding x86-64 program that the VMM loads at
+ * GUEST_CODE_GPA and enters in long mode, with paging, GDT, stack and control
+ * registers already set up by the VMM (vmm/vm.c, the layout is in
+ * vmm/guest/layout.h). It installs its own IDT whose vector 18 (#MC) handler
+ * reports the machine-check MSRs over an I/O port, then runs a workload that
+ * writes and reads back its data area forever, reporting each pass.
+ *
+ * Reports (every OUT is a KVM_EXIT_IO, 32 bits wide):
+ *   PORT_PROGRESS  the pass number just completed (low 32 bits)
+ *   PORT_BAD       a read-back that differed: the guest-physical address
+ *   PORT_MCE       a #MC report, a sequence of 64-bit values each sent as two
+ *                  OUTs, low half first:
+ *                      MCG_CAP, MCG_STATUS, then for each bank i of
+ *                      MCG_CAP[7:0]: MCi_STATUS, MCi_ADDR, MCi_MISC
+ *   PORT_MCE_END   the end of a #MC report (value: the bank count)
+ * The handler then clears every MCi_STATUS and MCG_STATUS (MCIP with it) and
+ * returns with IRETQ, as RIPV says it may.
+ */
+#include "vmm/guest/layout.h"
+
+#define MSR_IA32_MCG_CAP	0x179
+#define MSR_IA32_MCG_STATUS	0x17a
+#define MSR_IA32_MC0_STATUS	0x401
+
+	.code64
+	.section .text.entry, "ax"
+	.globl	_start
+_start:
+	mov	$GUEST_STACK_TOP, %rsp
+	call	idt_init
+	jmp	workload
+
+	.text
+/*
+ * Fill the 256 IDT gates: vector 18 goes to mc_handler, every other vector to
+ * unexpected (which reports the vector and halts). 64-bit interrupt gate:
+ *   [15:0] offset 15:0   [31:16] selector   [39:32] IST 0
+ *   [47:40] 0x8e (present, DPL 0, type 0xe)   [63:48] offset 31:16
+ *   [95:64] offset 63:32  [127:96] 0
+ */
+idt_init:
+	lea	idt(%rip), %rdi
+	xor	%ecx, %ecx
+1:	lea	unexpected_stubs(%rip), %rax
+	mov	%ecx, %edx
+	shl	$4, %edx		/* stubs are 16 bytes apart */
+	add	%rdx, %rax
+	cmp	$18, %ecx
+	jne	2f
+	lea	mc_handler(%rip), %rax
+2:	mov	%ax, (%rdi)
+	movw	$GUEST_CS, 2(%rdi)
+	movw	$0x8e00, 4(%rdi)
+	shr	$16, %rax
+	mov	%ax, 6(%rdi)
+	shr	$16, %rax
+	mov	%eax, 8(%rdi)
+	movl	$0, 12(%rdi)
+	add	$16, %rdi
+	inc	%ecx
+	cmp	$256, %ecx
+	jne	1b
+	lidt	idtr(%rip)
+	ret
+
+/* Send the 64-bit value in %rax to PORT_MCE as two 32-bit OUTs. Clobbers %rdx. */
+send64:
+	mov	$PORT_MCE, %dx
+	out	%eax, %dx
+	shr	$32, %rax
+	out	%eax, %dx
+	ret
+
+/* rdmsr %ecx into %rax (64 bits). Clobbers %rdx. */
+rdmsr64:
+	rdmsr
+	shl	$32, %rdx
+	or	%rdx, %rax
+	ret
+
+mc_handler:
+	push	%rax
+	push	%rcx
+	push	%rdx
+	push	%rbx
+	push	%rsi
+
+	mov	$MSR_IA32_MCG_CAP, %ecx
+	call	rdmsr64
+	mov	%rax, %rbx
+	call	send64
+	mov	$MSR_IA32_MCG_STATUS, %ecx
+	call	rdmsr64
+	call	send64
+
+	movzbl	%bl, %ebx		/* bank count */
+	xor	%esi, %esi
+3:	cmp	%ebx, %esi
+	jae	4f
+	lea	MSR_IA32_MC0_STATUS(,%rsi,4), %ecx	/* MCi_STATUS */
+	call	rdmsr64
+	call	send64
+	lea	MSR_IA32_MC0_STATUS+1(,%rsi,4), %ecx	/* MCi_ADDR */
+	call	rdmsr64
+	call	send64
+	lea	MSR_IA32_MC0_STATUS+2(,%rsi,4), %ecx	/* MCi_MISC */
+	call	rdmsr64
+	call	send64
+	inc	%esi
+	jmp	3b
+
+	/* Clear the banks, then MCG_STATUS (MCIP), so a later #MC is not a shutdown. */
+4:	xor	%esi, %esi
+5:	cmp	%ebx, %esi
+	jae	6f
+	lea	MSR_IA32_MC0_STATUS(,%rsi,4), %ecx
+	xor	%eax, %eax
+	xor	%edx, %edx
+	wrmsr
+	inc	%esi
+	jmp	5b
+6:	mov	$MSR_IA32_MCG_STATUS, %ecx
+	xor	%eax, %eax
+	xor	%edx, %edx
+	wrmsr
+
+	mov	%ebx, %eax
+	mov	$PORT_MCE_END, %dx
+	out	%eax, %dx
+
+	pop	%rsi
+	pop	%rbx
+	pop	%rdx
+	pop	%rcx
+	pop	%rax
+	iretq
+
+/* Any other exception or interrupt: report its vector and stop. */
+	.balign	16
+unexpected_stubs:
+	.set	vec, 0
+	.rept	256
+	.balign	16
+	mov	$vec, %eax
+	jmp	unexpected
+	.set	vec, vec + 1
+	.endr
+unexpected:
+	mov	$PORT_UNEXPECTED, %dx
+	out	%eax, %dx
+7:	cli
+	hlt
+	jmp	7b
+
+/*
+ * The workload: pass n writes (address ^ n) to the first qword of every
+ * GUEST_DATA_STRIDE bytes of the data area, then reads each back and reports
+ * a mismatch, then reports n.
+ */
+workload:
+	xor	%r8, %r8			/* pass number */
+8:	mov	$GUEST_DATA_GPA, %rdi
+9:	mov	%rdi, %rax
+	xor	%r8, %rax
+	mov	%rax, (%rdi)
+	add	$GUEST_DATA_STRIDE, %rdi
+	cmp	$GUEST_DATA_END, %rdi
+	jb	9b
+
+	mov	$GUEST_DATA_GPA, %rdi
+10:	mov	%rdi, %rax
+	xor	%r8, %rax
+	cmp	%rax, (%rdi)
+	je	11f
+	mov	%edi, %eax
+	mov	$PORT_BAD, %dx
+	out	%eax, %dx
+11:	add	$GUEST_DATA_STRIDE, %rdi
+	cmp	$GUEST_DATA_END, %rdi
+	jb	10b
+
+	inc	%r8
+	mov	%r8d, %eax
+	mov	$PORT_PROGRESS, %dx
+	out	%eax, %dx
+	jmp	8b
+
+	.section .rodata
+	.balign	16
+idtr:
+	.word	256 * 16 - 1
+	.quad	idt
+
+	.bss
+	.balign	16
+idt:
+	.skip	256 * 16

@@ -1,0 +1,847 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A small VMM on real KVM (see vm.h).
+ *
+ * The VM is a KVM_X86_DEFAULT_VM. Its guest_memfd is created with
+ * GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED: every page is shared,
+ * the VMM writes the payload and page tables through the file's own mmap, and
+ * the guest faults its memory in from the same file (a guest_memfd-only
+ * memslot). A KVM_X86_SW_PROTECTED_VM would make the pages private by
+ * default, so the VMM could not load them through the mapping, and
+ * INIT_SHARED is refused on a VM with private memory; the default type is
+ * what gives a running guest on guest_memfd memory.
+ *
+ * Each vCPU thread loops on KVM_RUN. Anything another thread wants done on a
+ * vCPU (injecting a #MC, stopping) is posted under the vCPU's lock, then the
+ * vCPU is kicked: run->immediate_exit is set, so a KVM_RUN about to start
+ * returns at once, and a signal interrupts one already in the guest. The
+ * thread handles the request between two KVM_RUNs, where vCPU ioctls do not
+ * wait for KVM_RUN's vcpu->mutex.
+ */
+#define _GNU_SOURCE	/* memfd_create() */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "base/alloc.h"
+#include "base/compiler.h"
+#include "base/err.h"
+#include "base/types.h"
+#include "vmm/guest/layout.h"
+#include "vmm/vm.h"
+
+/* uAPI an older <linux/kvm.h> lacks (include/uapi/linux/kvm.h, asm/kvm.h). */
+#ifndef KVM_CAP_USER_MEMORY2
+#define KVM_CAP_USER_MEMORY2		231
+#endif
+#ifndef KVM_CAP_GUEST_MEMFD
+#define KVM_CAP_GUEST_MEMFD		234
+#endif
+#ifndef KVM_CAP_GUEST_MEMFD_FLAGS
+#define KVM_CAP_GUEST_MEMFD_FLAGS	244
+#endif
+#ifndef KVM_MEM_GUEST_MEMFD
+#define KVM_MEM_GUEST_MEMFD		(1UL << 2)
+#endif
+#ifndef GUEST_MEMFD_FLAG_MMAP
+#define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
+#endif
+#ifndef GUEST_MEMFD_FLAG_INIT_SHARED
+#define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
+#endif
+#ifndef KVM_X86_DEFAULT_VM
+#define KVM_X86_DEFAULT_VM		0
+#endif
+
+struct vmm_create_gmem {
+	u64 size;
+	u64 flags;
+	u64 reserved[6];
+};
+
+struct vmm_region2 {
+	u32 slot;
+	u32 flags;
+	u64 guest_phys_addr;
+	u64 memory_size;
+	u64 userspace_addr;
+	u64 guest_memfd_offset;
+	u32 guest_memfd;
+	u32 pad1;
+	u64 pad2[14];
+};
+
+#ifndef KVM_CREATE_GUEST_MEMFD
+#define KVM_CREATE_GUEST_MEMFD		_IOWR(KVMIO, 0xd4, struct vmm_create_gmem)
+#endif
+#ifndef KVM_SET_USER_MEMORY_REGION2
+#define KVM_SET_USER_MEMORY_REGION2	_IOW(KVMIO, 0x49, struct vmm_region2)
+#endif
+
+BUILD_BUG_ON(sizeof(struct vmm_create_gmem) != 64);
+BUILD_BUG_ON(sizeof(struct vmm_region2) != 160);
+BUILD_BUG_ON(KVM_CREATE_GUEST_MEMFD != 0xC040AED4u);
+BUILD_BUG_ON(KVM_SET_USER_MEMORY_REGION2 != 0x40A0AE49u);
+
+/* The payload, built from vmm/guest/guest.S and embedded by vmm/guest/blob.S. */
+extern const u8 vmm_guest_bin_start[];
+extern const u8 vmm_guest_bin_end[];
+
+/* Control registers and EFER for 64-bit paging (Intel SDM vol. 3A, 2.5). */
+#define X86_CR0_PE	(1ULL << 0)
+#define X86_CR0_MP	(1ULL << 1)
+#define X86_CR0_ET	(1ULL << 4)
+#define X86_CR0_NE	(1ULL << 5)
+#define X86_CR0_WP	(1ULL << 16)
+#define X86_CR0_PG	(1ULL << 31)
+#define X86_CR4_PAE	(1ULL << 5)
+#define X86_CR4_MCE	(1ULL << 6)
+#define EFER_LME	(1ULL << 8)
+#define EFER_LMA	(1ULL << 10)
+#define PTE_P		(1ULL << 0)
+#define PTE_RW		(1ULL << 1)
+#define PTE_PS		(1ULL << 7)
+
+#define VMM_KICK_SIGNAL	SIGUSR1
+
+struct mce_req {
+	struct kvm_x86_mce mce;
+	int ret;
+	bool posted, done;
+};
+
+struct vcpu {
+	struct vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* any change below */
+	bool stop_requested;
+	enum vcpu_stop stop;
+	u32 exit_reason;
+	u64 progress;
+	u64 bad_reads;
+	struct mce_req req;
+
+	/* The report being received (vCPU thread only), then the completed ones. */
+	u32 words[2 + 3 * VMM_MAX_BANKS][2];
+	unsigned int nwords;
+	struct vmm_mce_report reports[VMM_MAX_REPORTS];
+	unsigned int nr_reports;
+};
+
+struct vm {
+	int kvm, fd;
+	int mem_fd;
+	enum vmm_mem_kind mem_kind;
+	u8 *mem;
+	u64 mem_size;
+	u64 mcg_cap;
+	int nr_vcpus;
+	int nr_created;		/* vcpus[] whose lock and fd vm_free() releases */
+	struct vcpu vcpus[VMM_MAX_VCPUS];
+};
+
+static __printf(4, 5) int fail(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return -err;
+}
+
+#define FAIL(what) fail(why, len, errno, "%s: %s", what, strerror(errno))
+
+/* ---- memory ------------------------------------------------------------------ */
+
+static int create_gmem_memory(struct vm *vm, char *why, size_t len)
+{
+	u64 want = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	struct vmm_create_gmem args = { .size = vm->mem_size, .flags = want };
+	long flags;
+
+	if (ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY2) <= 0 ||
+	    ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) <= 0)
+		return fail(why, len, EOPNOTSUPP, "no KVM_CAP_GUEST_MEMFD");
+	flags = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (flags < 0 || ((u64)flags & want) != want)
+		return fail(why, len, EOPNOTSUPP,
+			    "guest_memfd lacks MMAP|INIT_SHARED (KVM_CAP_GUEST_MEMFD_FLAGS %#lx)",
+			    flags);
+	vm->mem_fd = ioctl(vm->fd, KVM_CREATE_GUEST_MEMFD, &args);
+	if (vm->mem_fd < 0)
+		return FAIL("KVM_CREATE_GUEST_MEMFD");
+	vm->mem_kind = VMM_MEM_GUEST_MEMFD;
+	return 0;
+}
+
+static int create_memfd_memory(struct vm *vm, char *why, size_t len)
+{
+	vm->mem_fd = memfd_create("gmf-guest", MFD_CLOEXEC);
+	if (vm->mem_fd < 0)
+		return FAIL("memfd_create");
+	if (ftruncate(vm->mem_fd, (off_t)vm->mem_size) < 0)
+		return FAIL("ftruncate memfd");
+	vm->mem_kind = VMM_MEM_MEMFD;
+	return 0;
+}
+
+static int bind_memory(struct vm *vm, char *why, size_t len)
+{
+	struct vmm_region2 r2 = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem_size,
+		.userspace_addr = (u64)(unsigned long)vm->mem,
+	};
+	struct kvm_userspace_memory_region r1 = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem_size,
+		.userspace_addr = (u64)(unsigned long)vm->mem,
+	};
+
+	if (vm->mem_kind == VMM_MEM_GUEST_MEMFD) {
+		r2.flags = KVM_MEM_GUEST_MEMFD;
+		r2.guest_memfd = (u32)vm->mem_fd;
+		r2.guest_memfd_offset = 0;
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r2) < 0)
+			return FAIL("KVM_SET_USER_MEMORY_REGION2");
+		return 0;
+	}
+	if (ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY2) > 0) {
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r2) < 0)
+			return FAIL("KVM_SET_USER_MEMORY_REGION2");
+		return 0;
+	}
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r1) < 0)
+		return FAIL("KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, enum vmm_mem_kind kind, char *why, size_t len)
+{
+	int ret;
+
+	if (kind == VMM_MEM_MEMFD)
+		ret = create_memfd_memory(vm, why, len);
+	else {
+		ret = create_gmem_memory(vm, why, len);
+		if (ret == -EOPNOTSUPP && kind == VMM_MEM_AUTO)
+			ret = create_memfd_memory(vm, why, len);
+	}
+	if (ret)
+		return ret;
+	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->mem_fd, 0);
+	if (vm->mem == MAP_FAILED) {
+		vm->mem = NULL;
+		return FAIL("mmap guest memory");
+	}
+	return bind_memory(vm, why, len);
+}
+
+/* GDT, identity-mapped page tables for the first 1G, and the payload. */
+static int load_guest(struct vm *vm, char *why, size_t len)
+{
+	size_t size = (size_t)(vmm_guest_bin_end - vmm_guest_bin_start);
+	u64 *gdt = (u64 *)(vm->mem + GUEST_GDT_GPA);
+	u64 *pml4 = (u64 *)(vm->mem + GUEST_PML4_GPA);
+	u64 *pdpt = (u64 *)(vm->mem + GUEST_PDPT_GPA);
+	u64 *pd = (u64 *)(vm->mem + GUEST_PD_GPA);
+
+	if (size > GUEST_CODE_MAX)
+		return fail(why, len, E2BIG, "payload is %zu bytes, more than %#x", size,
+			    GUEST_CODE_MAX);
+	gdt[0] = 0;
+	gdt[GUEST_CS / 8] = 0x00af9a000000ffffULL;	/* code: P, DPL 0, L, G */
+	gdt[GUEST_DS / 8] = 0x00cf92000000ffffULL;	/* data: P, DPL 0, RW, D/B, G */
+	pml4[0] = GUEST_PDPT_GPA | PTE_P | PTE_RW;
+	pdpt[0] = GUEST_PD_GPA | PTE_P | PTE_RW;
+	for (u64 i = 0; i < 512; i++)
+		pd[i] = (i * (2 * SZ_1M)) | PTE_P | PTE_RW | PTE_PS;
+	memcpy(vm->mem + GUEST_CODE_GPA, vmm_guest_bin_start, size);
+	return 0;
+}
+
+/* ---- vCPUs ------------------------------------------------------------------- */
+
+static void set_seg(struct kvm_segment *s, u16 sel, u8 type, bool code)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+	s->g = 1;
+	s->l = code;
+	s->db = !code;
+}
+
+static int setup_cpuid(struct vm *vm, struct vcpu *vcpu, char *why, size_t len)
+{
+	int nent = 256, ret = 0;
+	struct kvm_cpuid2 *cpuid;
+
+	cpuid = kzalloc(sizeof(*cpuid) + nent * sizeof(cpuid->entries[0]), GFP_KERNEL);
+	if (!cpuid)
+		return fail(why, len, ENOMEM, "no memory for CPUID");
+	cpuid->nent = (u32)nent;
+	if (ioctl(vm->kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+		ret = FAIL("KVM_GET_SUPPORTED_CPUID");
+	else if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
+		ret = FAIL("KVM_SET_CPUID2");
+	kfree(cpuid);
+	return ret;
+}
+
+static int setup_regs(struct vcpu *vcpu, char *why, size_t len)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return FAIL("KVM_GET_SREGS");
+	set_seg(&sregs.cs, GUEST_CS, 11, true);		/* execute/read, accessed */
+	set_seg(&sregs.ds, GUEST_DS, 3, false);		/* read/write, accessed */
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	/* VM entry wants a usable busy 64-bit TSS, never loaded by this guest. */
+	memset(&sregs.tr, 0, sizeof(sregs.tr));
+	sregs.tr.limit = 0x67;
+	sregs.tr.type = 11;
+	sregs.tr.present = 1;
+	sregs.gdt.base = GUEST_GDT_GPA;
+	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+	sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG;
+	sregs.cr3 = GUEST_PML4_GPA;
+	sregs.cr4 = X86_CR4_PAE | X86_CR4_MCE;
+	sregs.efer = EFER_LME | EFER_LMA;
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
+		return FAIL("KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = GUEST_CODE_GPA;
+	regs.rsp = GUEST_STACK_TOP;
+	regs.rflags = 0x2;
+	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		return FAIL("KVM_SET_REGS");
+	return 0;
+}
+
+/* MCG_CAP: KVM's bank count (at most 32) with MCG_CTL_P and MCG_SER_P if offered. */
+static int setup_mce_cap(struct vm *vm, char *why, size_t len)
+{
+	int max_banks = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MCE);
+	u64 sup = 0, banks;
+
+	if (max_banks <= 0)
+		return fail(why, len, EOPNOTSUPP, "no KVM_CAP_MCE");
+	if (ioctl(vm->kvm, KVM_X86_GET_MCE_CAP_SUPPORTED, &sup) < 0)
+		return FAIL("KVM_X86_GET_MCE_CAP_SUPPORTED");
+	/*
+	 * KVM reports its bank limit through KVM_CAP_MCE (as QEMU reads it); the
+	 * supported MCG_CAP carries a count too where a kernel fills one in.
+	 */
+	banks = sup & MCG_BANKCNT_MASK ? sup & MCG_BANKCNT_MASK : (u64)max_banks;
+	banks = min(banks, (u64)VMM_MAX_BANKS);
+	vm->mcg_cap = banks | (sup & (MCG_CTL_P | MCG_SER_P));
+	return 0;
+}
+
+static int create_vcpu(struct vm *vm, int index, char *why, size_t len)
+{
+	struct vcpu *vcpu = &vm->vcpus[index];
+	long run_size;
+	int ret;
+
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->stop = VCPU_RUNNING;
+	pthread_mutex_init(&vcpu->lock, NULL);
+	pthread_cond_init(&vcpu->cond, NULL);
+	vm->nr_created = index + 1;
+	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, index);
+	if (vcpu->fd < 0)
+		return FAIL("KVM_CREATE_VCPU");
+	run_size = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size < (long)sizeof(struct kvm_run))
+		return FAIL("KVM_GET_VCPU_MMAP_SIZE");
+	vcpu->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		vcpu->run = NULL;
+		return FAIL("mmap kvm_run");
+	}
+	vcpu->run_size = (size_t)run_size;
+	ret = setup_cpuid(vm, vcpu, why, len);
+	if (!ret)
+		ret = setup_regs(vcpu, why, len);
+	if (ret)
+		return ret;
+	if (ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &vm->mcg_cap) < 0)
+		return FAIL("KVM_X86_SETUP_MCE");
+	return 0;
+}
+
+/* ---- the vCPU thread --------------------------------------------------------- */
+
+static void kick_handler(int sig)
+{
+}
+
+static void kick(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, VMM_KICK_SIGNAL);
+}
+
+/* Lock held. */
+static void stop_locked(struct vcpu *vcpu, enum vcpu_stop why, u32 exit_reason)
+{
+	vcpu->stop = why;
+	vcpu->exit_reason = exit_reason;
+	if (vcpu->req.posted && !vcpu->req.done) {
+		vcpu->req.ret = -ESRCH;
+		vcpu->req.done = true;
+	}
+	pthread_cond_broadcast(&vcpu->cond);
+}
+
+static int do_set_mce(struct vcpu *vcpu, struct kvm_x86_mce *mce)
+{
+	return ioctl(vcpu->fd, KVM_X86_SET_MCE, mce) < 0 ? -errno : 0;
+}
+
+/* One 32-bit OUT on PORT_MCE; two make a value of the report. */
+static void mce_word(struct vcpu *vcpu, u32 v)
+{
+	unsigned int i = vcpu->nwords / 2;
+
+	if (i < ARRAY_SIZE(vcpu->words))
+		vcpu->words[i][vcpu->nwords % 2] = v;
+	vcpu->nwords++;
+}
+
+static u64 word64(const struct vcpu *vcpu, unsigned int i)
+{
+	return (u64)vcpu->words[i][0] | (u64)vcpu->words[i][1] << 32;
+}
+
+/* PORT_MCE_END: turn the words into a report. Lock held. */
+static void mce_end(struct vcpu *vcpu, u32 nr_banks)
+{
+	struct vmm_mce_report r;
+	unsigned int n = vcpu->nwords / 2;
+
+	memset(&r, 0, sizeof(r));
+	if (n >= 2) {
+		r.mcg_cap = word64(vcpu, 0);
+		r.mcg_status = word64(vcpu, 1);
+	}
+	r.nr_banks = min(nr_banks, (u32)VMM_MAX_BANKS);
+	for (unsigned int b = 0; b < r.nr_banks && 2 + 3 * b + 2 < n; b++) {
+		r.bank[b].status = word64(vcpu, 2 + 3 * b);
+		r.bank[b].addr = word64(vcpu, 3 + 3 * b);
+		r.bank[b].misc = word64(vcpu, 4 + 3 * b);
+	}
+	if (vcpu->nr_reports < VMM_MAX_REPORTS)
+		vcpu->reports[vcpu->nr_reports] = r;
+	vcpu->nr_reports++;
+	vcpu->nwords = 0;
+	pthread_cond_broadcast(&vcpu->cond);
+}
+
+/* KVM_EXIT_IO. Returns false when the guest stopped for good. Lock held. */
+static bool handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	u32 v = 0;
+
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
+		stop_locked(vcpu, VCPU_FAILED, KVM_EXIT_IO);
+		return false;
+	}
+	memcpy(&v, (u8 *)run + run->io.data_offset, sizeof(v));
+	switch (run->io.port) {
+	case PORT_PROGRESS:
+		vcpu->progress = v;
+		pthread_cond_broadcast(&vcpu->cond);
+		return true;
+	case PORT_BAD:
+		vcpu->bad_reads++;
+		return true;
+	case PORT_MCE:
+		mce_word(vcpu, v);
+		return true;
+	case PORT_MCE_END:
+		mce_end(vcpu, v);
+		return true;
+	case PORT_UNEXPECTED:
+		fprintf(stderr, "vmm: vcpu %d: unexpected guest exception, vector %u\n",
+			vcpu->index, v);
+		stop_locked(vcpu, VCPU_UNEXPECTED, KVM_EXIT_IO);
+		return false;
+	default:
+		stop_locked(vcpu, VCPU_FAILED, KVM_EXIT_IO);
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct kvm_run *run = vcpu->run;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, VMM_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	for (;;) {
+		bool go = true;
+		int rc;
+
+		/* Clear before looking at requests: a request after this re-sets it. */
+		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		pthread_mutex_lock(&vcpu->lock);
+		if (vcpu->stop_requested) {
+			stop_locked(vcpu, VCPU_STOPPED, 0);
+			go = false;
+		} else if (vcpu->req.posted && !vcpu->req.done) {
+			vcpu->req.ret = do_set_mce(vcpu, &vcpu->req.mce);
+			vcpu->req.done = true;
+			pthread_cond_broadcast(&vcpu->cond);
+		}
+		pthread_mutex_unlock(&vcpu->lock);
+		if (!go)
+			break;
+
+		rc = ioctl(vcpu->fd, KVM_RUN, 0);
+		if (rc < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		pthread_mutex_lock(&vcpu->lock);
+		if (rc < 0) {
+			fprintf(stderr, "vmm: vcpu %d: KVM_RUN: %s\n", vcpu->index, strerror(errno));
+			stop_locked(vcpu, VCPU_FAILED, 0);
+			go = false;
+		} else if (run->exit_reason == KVM_EXIT_IO) {
+			go = handle_io(vcpu);
+		} else if (run->exit_reason == KVM_EXIT_SHUTDOWN) {
+			stop_locked(vcpu, VCPU_SHUTDOWN, run->exit_reason);
+			go = false;
+		} else if (run->exit_reason != KVM_EXIT_INTR) {
+			fprintf(stderr, "vmm: vcpu %d: unhandled exit reason %u\n", vcpu->index,
+				run->exit_reason);
+			stop_locked(vcpu, VCPU_FAILED, run->exit_reason);
+			go = false;
+		}
+		pthread_mutex_unlock(&vcpu->lock);
+		if (!go)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+static void vm_free(struct vm *vm)
+{
+	for (int i = 0; i < vm->nr_created; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			munmap(vcpu->run, vcpu->run_size);
+		if (vcpu->fd >= 0)
+			close(vcpu->fd);
+		pthread_cond_destroy(&vcpu->cond);
+		pthread_mutex_destroy(&vcpu->lock);
+	}
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->kvm >= 0)
+		close(vm->kvm);
+	kfree(vm);
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *why, size_t len)
+{
+	struct vm *vm;
+	int ret, tries = 0;
+
+	*out = NULL;
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	if (!vm)
+		return fail(why, len, ENOMEM, "no memory for the VM");
+	vm->kvm = vm->fd = vm->mem_fd = -1;
+	for (int i = 0; i < VMM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	vm->mem_size = cfg && cfg->mem_size ? cfg->mem_size : GUEST_MEM_MIN;
+	vm->nr_vcpus = cfg && cfg->nr_vcpus ? cfg->nr_vcpus : 1;
+	if (vm->mem_size < GUEST_MEM_MIN || vm->mem_size % (2 * SZ_1M) || vm->mem_size > SZ_1G ||
+	    vm->nr_vcpus < 1 || vm->nr_vcpus > VMM_MAX_VCPUS) {
+		vm_free(vm);
+		return fail(why, len, EINVAL, "bad config: mem_size or nr_vcpus");
+	}
+
+	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm < 0) {
+		ret = fail(why, len, errno == ENOENT ? ENODEV : errno, "cannot open /dev/kvm: %s",
+			   strerror(errno));
+		goto err;
+	}
+	do {
+		vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+	} while (vm->fd < 0 && errno == EINTR && ++tries < 10);
+	if (vm->fd < 0) {
+		ret = FAIL("KVM_CREATE_VM");
+		goto err;
+	}
+	ret = setup_mce_cap(vm, why, len);
+	if (!ret)
+		ret = setup_memory(vm, cfg ? cfg->mem : VMM_MEM_AUTO, why, len);
+	if (!ret)
+		ret = load_guest(vm, why, len);
+	for (int i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = create_vcpu(vm, i, why, len);
+	if (ret)
+		goto err;
+	*out = vm;
+	return 0;
+err:
+	vm_free(vm);
+	return ret;
+}
+
+int vm_start(struct vm *vm)
+{
+	struct sigaction sa;
+	sigset_t set, old;
+	int ret = 0;
+
+	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(VMM_KICK_SIGNAL, &sa, NULL);
+	/* The threads start with the signal blocked and unblock it themselves. */
+	sigemptyset(&set);
+	sigaddset(&set, VMM_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		ret = -pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (ret)
+			break;
+		vcpu->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->thread_started)
+			continue;
+		pthread_mutex_lock(&vcpu->lock);
+		vcpu->stop_requested = true;
+		pthread_mutex_unlock(&vcpu->lock);
+		kick(vcpu);
+	}
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->thread_started)
+			continue;
+		/* A kick that landed before KVM_RUN is covered by immediate_exit. */
+		pthread_join(vcpu->thread, NULL);
+		vcpu->thread_started = false;
+	}
+	vm_free(vm);
+}
+
+struct vcpu *vm_vcpu(struct vm *vm, int index)
+{
+	return index >= 0 && index < vm->nr_vcpus ? &vm->vcpus[index] : NULL;
+}
+
+enum vmm_mem_kind vm_mem_kind(const struct vm *vm)
+{
+	return vm->mem_kind;
+}
+
+void *vm_mem(const struct vm *vm)
+{
+	return vm->mem;
+}
+
+u64 vm_mem_size(const struct vm *vm)
+{
+	return vm->mem_size;
+}
+
+u64 vm_mcg_cap(const struct vm *vm)
+{
+	return vm->mcg_cap;
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int vm_wait_progress(struct vcpu *vcpu, u64 pass, int timeout_ms)
+{
+	struct timespec ts;
+	int ret = 0;
+
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&vcpu->lock);
+	while (vcpu->progress < pass && !ret) {
+		if (vcpu->stop != VCPU_RUNNING)
+			ret = -ESRCH;
+		else if (pthread_cond_timedwait(&vcpu->cond, &vcpu->lock, &ts) == ETIMEDOUT)
+			ret = vcpu->progress >= pass ? 0 : -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&vcpu->lock);
+	return ret;
+}
+
+u64 vm_vcpu_progress(struct vcpu *vcpu)
+{
+	u64 v;
+
+	pthread_mutex_lock(&vcpu->lock);
+	v = vcpu->progress;
+	pthread_mutex_unlock(&vcpu->lock);
+	return v;
+}
+
+u64 vm_vcpu_bad_reads(struct vcpu *vcpu)
+{
+	u64 v;
+
+	pthread_mutex_lock(&vcpu->lock);
+	v = vcpu->bad_reads;
+	pthread_mutex_unlock(&vcpu->lock);
+	return v;
+}
+
+enum vcpu_stop vm_vcpu_stop_reason(struct vcpu *vcpu, u32 *exit_reason)
+{
+	enum vcpu_stop s;
+
+	pthread_mutex_lock(&vcpu->lock);
+	s = vcpu->stop;
+	if (exit_reason)
+		*exit_reason = vcpu->exit_reason;
+	pthread_mutex_unlock(&vcpu->lock);
+	return s;
+}
+
+int vm_wait_mce_report(struct vcpu *vcpu, unsigned int nth, struct vmm_mce_report *r,
+		       int timeout_ms)
+{
+	struct timespec ts;
+	int ret = 0;
+
+	if (nth >= VMM_MAX_REPORTS)
+		return -ENOSPC;
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&vcpu->lock);
+	while (vcpu->nr_reports <= nth && !ret) {
+		if (vcpu->stop != VCPU_RUNNING)
+			ret = -ESRCH;
+		else if (pthread_cond_timedwait(&vcpu->cond, &vcpu->lock, &ts) == ETIMEDOUT)
+			ret = vcpu->nr_reports > nth ? 0 : -ETIMEDOUT;
+	}
+	if (!ret)
+		*r = vcpu->reports[nth];
+	pthread_mutex_unlock(&vcpu->lock);
+	return ret;
+}
+
+unsigned int vm_vcpu_nr_mce_reports(struct vcpu *vcpu)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&vcpu->lock);
+	n = vcpu->nr_reports;
+	pthread_mutex_unlock(&vcpu->lock);
+	return n;
+}
+
+int vmm_inject_mce(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr, u64 misc,
+		   u64 mcg_status)
+{
+	struct kvm_x86_mce mce = {
+		.status = status,
+		.addr = addr,
+		.misc = misc,
+		.mcg_status = mcg_status,
+		.bank = (u8)bank,
+	};
+	int ret;
+
+	if (bank >= (vcpu->vm->mcg_cap & MCG_BANKCNT_MASK))
+		return -EINVAL;
+	if (!vcpu->thread_started)
+		return do_set_mce(vcpu, &mce);
+
+	pthread_mutex_lock(&vcpu->lock);
+	/* One request at a time. */
+	while (vcpu->req.posted && vcpu->stop == VCPU_RUNNING)
+		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+	if (vcpu->stop != VCPU_RUNNING) {
+		pthread_mutex_unlock(&vcpu->lock);
+		return -ESRCH;
+	}
+	vcpu->req.mce = mce;
+	vcpu->req.posted = true;
+	vcpu->req.done = false;
+	pthread_mutex_unlock(&vcpu->lock);
+	kick(vcpu);
+	pthread_mutex_lock(&vcpu->lock);
+	while (!vcpu->req.done)
+		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+	ret = vcpu->req.ret;
+	vcpu->req.posted = false;
+	pthread_cond_broadcast(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
+	return ret;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small VMM on real KVM: one VM, its vCPUs each on a thread of its own,
+ * guest memory from guest_memfd (KVM_CREATE_GUEST_MEMFD with
+ * GUEST_MEMFD_FLAG_MMAP, bound with KVM_SET_USER_MEMORY_REGION2, its mmap as
+ * userspace_addr) or from a memfd where guest_memfd is missing, machine-check
+ * banks set up with KVM_X86_SETUP_MCE, and the payload of vmm/guest/ started
+ * in 64-bit long mode.
+ *
+ * The payload reports its workload's progress and every #MC it takes (the
+ * MSRs its handler read) over I/O ports; the vCPU threads collect the reports
+ * and vm_wait_*() wait for them. vmm_inject_mce() injects a machine check
+ * with KVM_X86_SET_MCE.
+ *
+ * Threads: vm_create(), vm_start() and vm_destroy() from one controlling
+ * thread; the vm_wait_*(), vm_vcpu_*() and vmm_inject_mce() calls from any
+ * thread while the VM runs.
+ */
+#ifndef GMF_VMM_VM_H
+#define GMF_VMM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/compiler.h"
+#include "base/types.h"
+
+/* MCG_CAP, MCG_STATUS and MCi_STATUS bits (Intel SDM vol. 3B, 16.3). */
+#define MCG_BANKCNT_MASK	0xffULL
+#define MCG_CTL_P		(1ULL << 8)
+#define MCG_SER_P		(1ULL << 24)
+#define MCG_STATUS_RIPV		(1ULL << 0)
+#define MCG_STATUS_EIPV		(1ULL << 1)
+#define MCG_STATUS_MCIP		(1ULL << 2)
+#define MCI_STATUS_VAL		(1ULL << 63)
+#define MCI_STATUS_OVER		(1ULL << 62)
+#define MCI_STATUS_UC		(1ULL << 61)
+#define MCI_STATUS_EN		(1ULL << 60)
+#define MCI_STATUS_MISCV	(1ULL << 59)
+#define MCI_STATUS_ADDRV	(1ULL << 58)
+#define MCI_STATUS_PCC		(1ULL << 57)
+#define MCI_STATUS_S		(1ULL << 56)
+#define MCI_STATUS_AR		(1ULL << 55)
+/* MCi_MISC: bits 5:0 the lsb of the address, 8:6 the address mode. */
+#define MCI_MISC_ADDR_PHYS	2ULL
+#define MCI_MISC(mode, lsb)	(((u64)(mode) << 6) | ((u64)(lsb) & 0x3f))
+/* MCACOD of a data-cache load error (what Linux calls MCACOD_DATA). */
+#define MCACOD_DATA		0x0134ULL
+
+#define VMM_MAX_VCPUS		4
+#define VMM_MAX_BANKS		32	/* KVM_MAX_MCE_BANKS */
+#define VMM_MAX_REPORTS		16	/* per vCPU; later ones are counted only */
+
+enum vmm_mem_kind {
+	VMM_MEM_AUTO,		/* guest_memfd when the kernel has it, else memfd */
+	VMM_MEM_GUEST_MEMFD,	/* guest_memfd, or vm_create() fails */
+	VMM_MEM_MEMFD,		/* memfd_create(), a plain memslot */
+};
+
+struct vm_config {
+	u64 mem_size;		/* bytes, a multiple of 2M, >= GUEST_MEM_MIN; 0: 4M */
+	int nr_vcpus;		/* 1..VMM_MAX_VCPUS; 0: 1 */
+	enum vmm_mem_kind mem;
+};
+
+/* What the guest's #MC handler read, in the order it read it. */
+struct vmm_mce_report {
+	u64 mcg_cap;
+	u64 mcg_status;
+	unsigned int nr_banks;
+	struct {
+		u64 status, addr, misc;
+	} bank[VMM_MAX_BANKS];
+};
+
+/* Why a vCPU thread stopped running its guest. */
+enum vcpu_stop {
+	VCPU_RUNNING,
+	VCPU_STOPPED,		/* vm_destroy() asked it to */
+	VCPU_UNEXPECTED,	/* the guest took an exception other than #MC */
+	VCPU_SHUTDOWN,		/* triple fault (e.g. #MC with MCIP set) */
+	VCPU_FAILED,		/* KVM_RUN failed or an exit we do not handle */
+};
+
+struct vm;
+struct vcpu;
+
+/*
+ * Create the VM, its memory, its vCPUs (registers, CPUID, MCE banks) and load
+ * the payload; no thread runs yet. 0 and *@out, or -errno with @why saying
+ * which step failed (-ENODEV without /dev/kvm, -EOPNOTSUPP when @cfg asks for
+ * guest_memfd and there is none).
+ */
+int __must_check vm_create(const struct vm_config *cfg, struct vm **out, char *why, size_t len);
+
+/* Start one thread per vCPU, each looping on KVM_RUN. */
+int __must_check vm_start(struct vm *vm);
+
+/* Stop the vCPU threads (kicking them out of KVM_RUN) and free everything. */
+void vm_destroy(struct vm *vm);
+
+struct vcpu *vm_vcpu(struct vm *vm, int index);
+
+/* Which memory backs the guest: VMM_MEM_GUEST_MEMFD or VMM_MEM_MEMFD. */
+enum vmm_mem_kind vm_mem_kind(const struct vm *vm);
+
+/* The host mapping of guest physical memory (gpa 0), its size. */
+void *vm_mem(const struct vm *vm);
+u64 vm_mem_size(const struct vm *vm);
+
+/* The MCG_CAP given to KVM_X86_SETUP_MCE. */
+u64 vm_mcg_cap(const struct vm *vm);
+
+/*
+ * Wait until @vcpu's workload has reported pass @pass or later (0), its
+ * thread stopped (-ESRCH) or @timeout_ms passed (-ETIMEDOUT).
+ */
+int __must_check vm_wait_progress(struct vcpu *vcpu, u64 pass, int timeout_ms);
+
+/* The last pass @vcpu's workload reported, and the number of bad read-backs. */
+u64 vm_vcpu_progress(struct vcpu *vcpu);
+u64 vm_vcpu_bad_reads(struct vcpu *vcpu);
+
+/* Why @vcpu's thread stopped (VCPU_RUNNING while it runs), with KVM's exit reason. */
+enum vcpu_stop vm_vcpu_stop_reason(struct vcpu *vcpu, u32 *exit_reason);
+
+/*
+ * Wait for @vcpu's guest to have completed its report of #MC number @nth
+ * (0 the first) and copy it into @r: 0, -ESRCH when the thread stopped
+ * first, -ETIMEDOUT, or -ENOSPC when @nth >= VMM_MAX_REPORTS.
+ */
+int __must_check vm_wait_mce_report(struct vcpu *vcpu, unsigned int nth,
+				    struct vmm_mce_report *r, int timeout_ms);
+
+/* Completed #MC reports so far. */
+unsigned int vm_vcpu_nr_mce_reports(struct vcpu *vcpu);
+
+/*
+ * Inject a machine check into @vcpu with KVM_X86_SET_MCE: MCi_STATUS,
+ * MCi_ADDR, MCi_MISC of @bank and MCG_STATUS. The ioctl runs on the vCPU's
+ * own thread between two KVM_RUNs (it is kicked out of the guest) when the
+ * thread runs; directly otherwise. Returns the ioctl's 0 or -errno, -EINVAL
+ * for a bank beyond MCG_CAP's count, -ESRCH when the thread stopped first.
+ */
+int __must_check vmm_inject_mce(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr,
+				u64 misc, u64 mcg_status);
+
+#endif
