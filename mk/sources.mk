@@ -47,6 +47,7 @@ SCN_SRCS := \
 # The real KVM side: base/ and system headers only (scripts/check-layering.sh).
 VMM_SRCS := \
 	vmm/gmem_probe.c \
+	vmm/intake.c \
 	vmm/vm.c
 
 LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(KHO_SRCS) $(SCN_SRCS) $(VMM_SRCS)

@@ -154,6 +154,8 @@ struct vm {
 	u64 mcg_cap;
 	int nr_vcpus;
 	int nr_created;		/* vcpus[] whose lock and fd vm_free() releases */
+	struct vm_hooks hooks;
+	void *hooks_arg;
 	struct vcpu vcpus[VMM_MAX_VCPUS];
 };
 
@@ -342,7 +344,8 @@ static int setup_regs(struct vcpu *vcpu, char *why, size_t len)
 		return FAIL("KVM_SET_SREGS");
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = GUEST_CODE_GPA;
-	regs.rsp = GUEST_STACK_TOP;
+	/* A stack per vCPU: two #MC handlers at once must not share one. */
+	regs.rsp = GUEST_STACK_TOP - (u64)vcpu->index * GUEST_STACK_SIZE;
 	regs.rflags = 0x2;
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		return FAIL("KVM_SET_REGS");
@@ -512,14 +515,17 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct kvm_run *run = vcpu->run;
+	struct vm *vm = vcpu->vm;
 	sigset_t set;
 
+	if (vm->hooks.thread_start)
+		vm->hooks.thread_start(vm->hooks_arg, vcpu->index);
 	sigemptyset(&set);
 	sigaddset(&set, VMM_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
 		bool go = true;
-		int rc;
+		int rc, err;
 
 		/* Clear before looking at requests: a request after this re-sets it. */
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -535,13 +541,19 @@ static void *vcpu_thread(void *arg)
 		pthread_mutex_unlock(&vcpu->lock);
 		if (!go)
 			break;
+		if (vm->hooks.hold && vm->hooks.hold(vm->hooks_arg, vcpu->index))
+			continue;
 
 		rc = ioctl(vcpu->fd, KVM_RUN, 0);
 		if (rc < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
+		err = errno;
+		if (rc < 0 && vm->hooks.run_failed &&
+		    vm->hooks.run_failed(vm->hooks_arg, vcpu->index, err, run))
+			continue;
 		pthread_mutex_lock(&vcpu->lock);
 		if (rc < 0) {
-			fprintf(stderr, "vmm: vcpu %d: KVM_RUN: %s\n", vcpu->index, strerror(errno));
+			fprintf(stderr, "vmm: vcpu %d: KVM_RUN: %s\n", vcpu->index, strerror(err));
 			stop_locked(vcpu, VCPU_FAILED, 0);
 			go = false;
 		} else if (run->exit_reason == KVM_EXIT_IO) {
@@ -692,6 +704,17 @@ void vm_destroy(struct vm *vm)
 struct vcpu *vm_vcpu(struct vm *vm, int index)
 {
 	return index >= 0 && index < vm->nr_vcpus ? &vm->vcpus[index] : NULL;
+}
+
+int vm_nr_vcpus(const struct vm *vm)
+{
+	return vm->nr_vcpus;
+}
+
+void vm_set_hooks(struct vm *vm, const struct vm_hooks *hooks, void *arg)
+{
+	vm->hooks = *hooks;
+	vm->hooks_arg = arg;
 }
 
 enum vmm_mem_kind vm_mem_kind(const struct vm *vm)

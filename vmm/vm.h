@@ -63,6 +63,23 @@ struct vm_config {
 	enum vmm_mem_kind mem;
 };
 
+/*
+ * Hooks the error intake (vmm/intake.c) sets with vm_set_hooks() before
+ * vm_start(); each runs on the vCPU thread named by @vcpu.
+ *   thread_start  first thing on the thread (its sigaltstack, its identity);
+ *   hold          before each KVM_RUN, with no lock held: true to wait (the
+ *                 hook waits a little itself), handle requests and ask again,
+ *                 so an error the vCPU consumed is injected before it re-runs;
+ *   run_failed    KVM_RUN failed with @err other than EINTR/EAGAIN; @run is
+ *                 the vCPU's struct kvm_run. True when the hook took it (the
+ *                 vCPU goes on), false to stop the vCPU as VCPU_FAILED.
+ */
+struct vm_hooks {
+	void (*thread_start)(void *arg, int vcpu);
+	bool (*hold)(void *arg, int vcpu);
+	bool (*run_failed)(void *arg, int vcpu, int err, const void *run);
+};
+
 /* What the guest's #MC handler read, in the order it read it. */
 struct vmm_mce_report {
 	u64 mcg_cap;
@@ -100,6 +117,12 @@ int __must_check vm_start(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 struct vcpu *vm_vcpu(struct vm *vm, int index);
+
+/* The number of vCPUs. */
+int vm_nr_vcpus(const struct vm *vm);
+
+/* Set the hooks (copied) and their argument; before vm_start(). */
+void vm_set_hooks(struct vm *vm, const struct vm_hooks *hooks, void *arg);
 
 /* Which memory backs the guest: VMM_MEM_GUEST_MEMFD or VMM_MEM_MEMFD. */
 enum vmm_mem_kind vm_mem_kind(const struct vm *vm);

@@ -28,7 +28,7 @@
 	.section .text.entry, "ax"
 	.globl	_start
 _start:
-	mov	$GUEST_STACK_TOP, %rsp
+	/* %rsp: this vCPU's stack, set by the VMM (GUEST_STACK_SIZE each). */
 	call	idt_init
 	jmp	workload
 

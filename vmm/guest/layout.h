@@ -10,7 +10,7 @@
  *   0x003000 | PDPT                 |
  *   0x004000 | PD: 512 x 2M pages   |  identity map of the first 1G
  *   0x010000 | payload (code, IDT)  |  at most GUEST_CODE_MAX bytes
- *   0x070000 | stack (grows down)   |
+ *   0x070000 | stacks (grow down)   |  GUEST_STACK_SIZE per vCPU, vCPU 0 on top
  *   0x080000 +----------------------+
  *            | (unused)             |
  *   0x200000 | workload data area   |  written and read back every pass
@@ -26,6 +26,7 @@
 #define GUEST_CODE_GPA		0x10000
 #define GUEST_CODE_MAX		0x60000
 #define GUEST_STACK_TOP		0x80000
+#define GUEST_STACK_SIZE	0x4000	/* per vCPU: VMM_MAX_VCPUS fit above the payload */
 #define GUEST_DATA_GPA		0x200000
 #define GUEST_DATA_END		0x400000
 #define GUEST_MEM_MIN		0x400000

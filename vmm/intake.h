@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory-error intake of the small VMM (vm.h): SIGBUS with BUS_MCEERR_AR or
+ * BUS_MCEERR_AO, and KVM_RUN failing with EHWPOISON on a KVM_EXIT_MEMORY_FAULT,
+ * turned into a guest physical address and an x86 machine check injected into
+ * the guest, with one log line and one event per error.
+ *
+ *   SIGBUS handler (any thread, on its sigaltstack)     vCPU thread, KVM_RUN
+ *     records si_code, si_addr, si_addr_lsb, thread       -1/EHWPOISON + memory fault
+ *            \                                            /
+ *             +------ write(2) of one record to a pipe --+
+ *                                  |
+ *                          the intake thread: reads records in order,
+ *                          translates, decides, injects, logs, records
+ *
+ * The handler only calls write(2), gettid and atomics: no allocation, no
+ * stdio, no locks. A vCPU that consumed an error (AR on its thread, a
+ * memory-fault exit) is held before its next KVM_RUN until the intake thread
+ * has handled that error, so the #MC is pending when the guest runs again and
+ * the guest does not touch the page a second time first.
+ *
+ * Actions for each input (each logs one line and adds one event):
+ *   AR or memory fault on a guest page       #MC (AR form) into the vCPU that
+ *                                             consumed it; INTAKE_INJECTED
+ *   AR on a guest page, non-vCPU thread      #MC (AO form) into vCPU 0: no guest
+ *                                             instruction consumed it
+ *   AO on a guest page                       #MC (AO form) into vCPU 0
+ *   broadcast (Intel, not cfg->local)        every other vCPU: bank 1, VAL|UC,
+ *                                             MCG_STATUS MCIP|RIPV (as QEMU)
+ *   AO on an already poisoned page           not injected again; INTAKE_DUPLICATE
+ *   AR/memory fault on a poisoned page       injected again: the guest touched it
+ *                                             again and would otherwise re-fault
+ *   AO on AMD                                not injected (as QEMU: AMD guest
+ *                                             kernels panic on it); INTAKE_IGNORED
+ *   AO outside guest memory (VMM's own)      ignored; INTAKE_IGNORED
+ *   AR outside guest memory (VMM's own)      the thread cannot go on: INTAKE_FATAL,
+ *                                             cfg->fatal(INTAKE_EXIT_VMM_MEMORY),
+ *                                             exit() with that status by default
+ *   unknown si_code                          ignored; INTAKE_IGNORED
+ *   errors arriving while one is handled     queued in the pipe, handled in order
+ *   the pipe full                            counted (intake_dropped()), logged
+ *                                             by the intake thread when it sees it
+ *
+ * Threads: intake_start() and intake_stop() from the thread that created the
+ * VM, intake_stop() before vm_destroy() (the intake thread injects through
+ * the VM) and intake_destroy() after it (vCPU threads run on its stacks).
+ */
+#ifndef GMF_VMM_INTAKE_H
+#define GMF_VMM_INTAKE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "base/compiler.h"
+#include "base/types.h"
+#include "vmm/vm.h"
+
+/* AMD MCi_STATUS bits (the kernel's arch/x86/include/asm/mce.h). */
+#define MCI_STATUS_DEFERRED	(1ULL << 44)
+#define MCI_STATUS_POISON	(1ULL << 43)
+/* MCACOD of a memory-scrub error: what QEMU sends for an AO. */
+#define MCACOD_SCRUB		0x00c0ULL
+/* The bank QEMU injects into (the last of its default 10). */
+#define INTAKE_MCE_BANK		9
+/* The bank of the record broadcast to the other vCPUs (QEMU's). */
+#define INTAKE_BCAST_BANK	1
+
+/* The exit status of a VMM that took an AR in its own memory. */
+#define INTAKE_EXIT_VMM_MEMORY	71
+
+#define INTAKE_MAX_EVENTS	256	/* later ones are counted only */
+
+enum intake_kind {
+	INTAKE_AR,		/* SIGBUS BUS_MCEERR_AR */
+	INTAKE_AO,		/* SIGBUS BUS_MCEERR_AO */
+	INTAKE_MEMORY_FAULT,	/* KVM_RUN -1/EHWPOISON, KVM_EXIT_MEMORY_FAULT */
+	INTAKE_UNKNOWN,		/* SIGBUS with another si_code */
+};
+
+enum intake_action {
+	INTAKE_INJECTED,	/* a #MC went into the guest */
+	INTAKE_DUPLICATE,	/* page already poisoned: not injected again */
+	INTAKE_IGNORED,		/* logged, nothing else */
+	INTAKE_FATAL,		/* cfg->fatal() called */
+	INTAKE_INJECT_FAILED,	/* KVM_X86_SET_MCE failed (ret) */
+};
+
+enum intake_vendor {
+	INTAKE_INTEL,
+	INTAKE_AMD,
+};
+
+struct intake_config {
+	FILE *log;			/* NULL: stderr */
+	/* Instead of @log when set: one line, no newline. */
+	void (*log_fn)(void *arg, const char *line);
+	void *log_arg;
+	enum intake_vendor vendor;	/* the MCi_STATUS form */
+	bool local;			/* no broadcast to the other vCPUs */
+	/* An AR in the VMM's own memory; NULL: exit(status). */
+	void (*fatal)(void *arg, int status);
+	void *fatal_arg;
+};
+
+/* One error as the intake thread handled it. */
+struct intake_event {
+	struct timespec time;		/* CLOCK_REALTIME, when handled */
+	enum intake_kind kind;
+	enum intake_action action;
+	int si_code;			/* 0 for a memory fault */
+	int lsb;			/* si_addr_lsb, or 12 */
+	pid_t tid;			/* the thread the signal or exit came on */
+	int from_vcpu;			/* that thread's vCPU, or -1 */
+	bool in_guest;			/* gpa and offset are valid */
+	u64 hva;			/* si_addr (0 for a memory fault) */
+	u64 gpa;
+	u64 offset;			/* in the guest memory file */
+	int target;			/* the vCPU injected into, or -1 */
+	unsigned int bank;
+	u64 status, addr, misc, mcg_status;	/* what was injected */
+	int ret;			/* vmm_inject_mce()'s */
+};
+
+struct intake;
+
+/*
+ * Install the SIGBUS handler (SA_SIGINFO | SA_ONSTACK), a sigaltstack for the
+ * calling thread, the VM's hooks (a sigaltstack on every vCPU thread, the
+ * hold, the memory-fault path) and start the intake thread. One intake at a
+ * time per process (-EBUSY). Before vm_start().
+ */
+int __must_check intake_start(struct vm *vm, const struct intake_config *cfg,
+			      struct intake **out);
+
+/* Stop the intake thread and restore SIGBUS; before vm_destroy(). */
+void intake_stop(struct intake *in);
+
+/* Free everything (stops first if needed); after vm_destroy(). */
+void intake_destroy(struct intake *in);
+
+/*
+ * Host virtual address in the guest memory mapping -> gpa and offset in the
+ * guest memory file: 0, or -EFAULT when @hva is not guest memory.
+ */
+int __must_check intake_translate_hva(const struct vm *vm, const void *hva, u64 *gpa,
+				      u64 *offset);
+
+/* Offset in the guest memory file -> gpa: 0, or -ERANGE beyond the file. */
+int __must_check intake_translate_offset(const struct vm *vm, u64 offset, u64 *gpa);
+
+/*
+ * Queue a memory fault as the vCPU loop does on KVM_RUN -1/EHWPOISON with
+ * KVM_EXIT_MEMORY_FAULT (@vcpu the consumer). 0, or -EAGAIN if the queue is full.
+ */
+int __must_check intake_post_memory_fault(struct intake *in, int vcpu, u64 flags, u64 gpa,
+					  u64 size);
+
+/* Wait until @n events were handled: 0 or -ETIMEDOUT. */
+int __must_check intake_wait_events(struct intake *in, unsigned int n, int timeout_ms);
+
+/* Copy up to @max events, oldest first; returns how many were handled in all. */
+unsigned int intake_events(struct intake *in, struct intake_event *out, unsigned int max);
+
+/*
+ * Run @fn(@arg) on vCPU @vcpu's thread, between two KVM_RUNs (the next exit
+ * the guest takes), and wait for it: 0, -ETIMEDOUT (withdrawn if not run) or
+ * -EINVAL. For tests: a signal with si_code BUS_MCEERR_AR can only be queued
+ * by a thread to itself (rt_tgsigqueueinfo refuses si_code >= 0 to others).
+ */
+int __must_check intake_run_on_vcpu(struct intake *in, int vcpu, void (*fn)(void *arg),
+				    void *arg, int timeout_ms);
+
+/* The thread id of vCPU @vcpu's thread (0 before it started). */
+pid_t intake_vcpu_tid(struct intake *in, int vcpu);
+
+/* Records the handler could not queue. */
+unsigned long intake_dropped(struct intake *in);
+
+const char *intake_kind_name(enum intake_kind kind);
+const char *intake_action_name(enum intake_action action);
+
+#endif
