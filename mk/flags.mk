@@ -14,8 +14,9 @@ CFLAGS   := -std=gnu17 -I. -MMD -MP $(WARNINGS) -g $(EXTRA_CFLAGS)
 OPTFLAGS := -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
-# libfdt: the KHO image (kho/image.c); scripts/deps.sh installs libfdt-dev.
-LDLIBS   := -lfdt -lm
+# libfdt: the KHO image (kho/image.c); libsqlite3: the VMM's poison record
+# (vmm/record.c); scripts/deps.sh installs libfdt-dev and libsqlite3-dev.
+LDLIBS   := -lfdt -lsqlite3 -lm
 
 ifeq ($(V),1)
 Q_CC :=

@@ -48,6 +48,7 @@ SCN_SRCS := \
 VMM_SRCS := \
 	vmm/gmem_probe.c \
 	vmm/intake.c \
+	vmm/record.c \
 	vmm/vm.c
 
 LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(KHO_SRCS) $(SCN_SRCS) $(VMM_SRCS)

@@ -4,7 +4,7 @@
 # are present.
 set -euo pipefail
 
-pkgs=(gcc make libc6-dev clang libclang-rt-14-dev libfdt-dev)
+pkgs=(gcc make libc6-dev clang libclang-rt-14-dev libfdt-dev libsqlite3-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

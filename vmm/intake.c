@@ -84,6 +84,7 @@ struct intake {
 	/* Intake thread only. */
 	u8 *poisoned;			/* one bit per 4K page */
 	unsigned int injected[VMM_MAX_VCPUS];
+	bool busy;			/* the last inject_one() found MCIP pending */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* done[], calls or events changed */
@@ -326,9 +327,11 @@ static int inject_one(struct intake *in, int vcpu, unsigned int bank, u64 status
 	int ret;
 
 	if (in->injected[vcpu] && in->injected[vcpu] <= VMM_MAX_REPORTS &&
-	    vm_wait_mce_report(v, in->injected[vcpu] - 1, &r, 1000))
+	    vm_wait_mce_report(v, in->injected[vcpu] - 1, &r, 1000)) {
+		in->busy = true;
 		logline(in, "intake: vCPU %d has not finished its previous #MC, injecting anyway",
 			vcpu);
+	}
 	ret = vmm_inject_mce(v, bank, status, addr, misc, mcg_status);
 	if (!ret)
 		in->injected[vcpu]++;
@@ -339,8 +342,10 @@ static void inject(struct intake *in, struct intake_event *ev, bool ar)
 {
 	int nr = vm_nr_vcpus(in->vm);
 
+	in->busy = false;
 	ev->ret = inject_one(in, ev->target, ev->bank, ev->status, ev->addr, ev->misc,
 			     ev->mcg_status);
+	ev->recursive = in->busy;
 	ev->action = ev->ret ? INTAKE_INJECT_FAILED : INTAKE_INJECTED;
 	if (ev->ret || in->cfg.local || in->cfg.vendor == INTAKE_AMD)
 		return;
@@ -408,6 +413,48 @@ static void handle_guest(struct intake *in, struct intake_event *ev, const struc
 		again ? " (again: the guest touched it again)" : "");
 }
 
+/*
+ * Commit @ev to the poison record (a guest page) or the event log (the VMM's
+ * own memory), with QEMU's MEMORY_FAILURE fields (intake.h has the table).
+ */
+static void commit_record(struct intake *in, struct intake_event *ev)
+{
+	struct record_error e = {
+		.time_ns = (s64)ev->time.tv_sec * 1000000000LL + ev->time.tv_nsec,
+		.gpa = ev->gpa,
+		.offset = ev->offset,
+		.action = intake_action_name(ev->action),
+		.recursive = ev->recursive,
+	};
+
+	if (!in->cfg.record || ev->kind == INTAKE_UNKNOWN)
+		return;
+	e.kind = ev->kind == INTAKE_AO ? RECORD_AO :
+		 ev->kind == INTAKE_AR ? RECORD_AR : RECORD_MEMORY_FAULT;
+	if (!ev->in_guest) {
+		e.recipient = RECORD_TO_HYPERVISOR;
+		e.mf_action = ev->action == INTAKE_FATAL ? RECORD_MF_FATAL : RECORD_MF_IGNORE;
+		e.action_required = ev->kind == INTAKE_AR;
+		e.gpa = e.offset = ev->hva;
+		ev->record_ret = record_event(in->cfg.record, &e);
+	} else {
+		e.recipient = RECORD_TO_GUEST;
+		e.mf_action = ev->action == INTAKE_INJECTED ? RECORD_MF_INJECT : RECORD_MF_IGNORE;
+		/* What was injected: an AR on a non-vCPU thread went in as AO. */
+		e.action_required = ev->action == INTAKE_INJECTED ?
+				    !!(ev->mcg_status & MCG_STATUS_EIPV) : ev->kind != INTAKE_AO;
+		ev->record_ret = record_add(in->cfg.record, &e, &ev->evict);
+	}
+	if (ev->record_ret)
+		logline(in, "intake: recording the error at %s %#llx failed: %s",
+			ev->in_guest ? "gpa" : "host addr",
+			(unsigned long long)(ev->in_guest ? ev->gpa : ev->hva),
+			strerror(-ev->record_ret));
+	if (ev->evict)
+		logline(in, "intake: poison threshold reached at gpa %#llx: requesting eviction, exiting with status %d",
+			(unsigned long long)ev->gpa, RECORD_EXIT_EVICT);
+}
+
 static void handle(struct intake *in, const struct intake_rec *r)
 {
 	struct intake_event ev;
@@ -457,6 +504,9 @@ static void handle(struct intake *in, const struct intake_rec *r)
 		}
 	}
 
+	/* Acknowledged only once recorded: before the event and the vCPU's release. */
+	commit_record(in, &ev);
+
 	if (ev.action == INTAKE_FATAL) {
 		if (!in->cfg.fatal)
 			exit(INTAKE_EXIT_VMM_MEMORY);
@@ -472,6 +522,11 @@ static void handle(struct intake *in, const struct intake_rec *r)
 	pthread_cond_broadcast(&in->cond);
 	pthread_mutex_unlock(&in->lock);
 
+	if (ev.evict) {
+		if (!in->cfg.fatal)
+			exit(RECORD_EXIT_EVICT);
+		in->cfg.fatal(in->cfg.fatal_arg, RECORD_EXIT_EVICT);
+	}
 }
 
 static void *intake_thread(void *arg)

@@ -41,6 +41,20 @@
  *   the pipe full                            counted (intake_dropped()), logged
  *                                             by the intake thread when it sees it
  *
+ * With cfg->record (vmm/record.h), every error on a guest page is committed
+ * to the poison record (record_add()) before the error counts as handled:
+ * before its event is added, before the held vCPU runs again, before a fatal
+ * exit. An error in the VMM's own memory only goes to the event log. A record
+ * that fails is logged ("recording ... failed") and the error is still
+ * handled (the guest got its #MC); ev->record_ret says so. When the record's
+ * threshold asks for eviction, cfg->fatal(RECORD_EXIT_EVICT) is called after
+ * the event is added (exit(RECORD_EXIT_EVICT) by default).
+ * Mapping to QEMU's MEMORY_FAILURE fields (recipient, action, action-required):
+ *   injected AR/memory fault  guest, inject, true     injected AO   guest, inject, false
+ *   duplicate, ignored, inject-failed on a guest page: guest, ignore
+ *   AO in the VMM's memory    hypervisor, ignore      AR there      hypervisor, fatal, true
+ *   recursive: the target vCPU had not finished its previous #MC.
+ *
  * Threads: intake_start() and intake_stop() from the thread that created the
  * VM, intake_stop() before vm_destroy() (the intake thread injects through
  * the VM) and intake_destroy() after it (vCPU threads run on its stacks).
@@ -55,6 +69,7 @@
 
 #include "base/compiler.h"
 #include "base/types.h"
+#include "vmm/record.h"
 #include "vmm/vm.h"
 
 /* AMD MCi_STATUS bits (the kernel's arch/x86/include/asm/mce.h). */
@@ -102,6 +117,7 @@ struct intake_config {
 	/* An AR in the VMM's own memory; NULL: exit(status). */
 	void (*fatal)(void *arg, int status);
 	void *fatal_arg;
+	struct record *record;		/* NULL: no poison record, no event log */
 };
 
 /* One error as the intake thread handled it. */
@@ -121,6 +137,9 @@ struct intake_event {
 	unsigned int bank;
 	u64 status, addr, misc, mcg_status;	/* what was injected */
 	int ret;			/* vmm_inject_mce()'s */
+	bool recursive;			/* the target had not finished its previous #MC */
+	int record_ret;			/* record_add()'s or record_event()'s */
+	bool evict;			/* the record's threshold asked for eviction */
 };
 
 struct intake;
