@@ -9,5 +9,6 @@ int cmd_conformance(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_kho(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_vmm(int argc, char **argv);
 
 #endif

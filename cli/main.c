@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * gmf: the command-line tool of gmemfail. Exit status: 0 success, 1 an
- * expectation or check did not hold, 2 usage or input errors.
+ * expectation or check did not hold, 2 usage or input errors; gmf vmm also
+ * 71 and 75 (the intake's fatal and eviction statuses) and 77 (no KVM).
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const struct {
 	{ "demo", cmd_demo, "a built-in demonstration: memory failures of different kinds" },
 	{ "kho", cmd_kho, "KHO images: save one from a scenario, restore it on a new host, dump it" },
 	{ "run", cmd_run, "run scenario files and check their expectations" },
+	{ "vmm", cmd_vmm, "the small VMM on real KVM: run it, inject memory errors, read its record" },
 };
 
 static void usage(FILE *f)

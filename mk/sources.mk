@@ -58,7 +58,8 @@ CLI_SRCS := \
 	cli/demo.c \
 	cli/kho.c \
 	cli/main.c \
-	cli/run.c
+	cli/run.c \
+	cli/vmm.c
 
 HARNESS_SRCS := \
 	tests/harness/t_main.c \

@@ -94,6 +94,9 @@ run_suite conformance bash -c 'conformance_suite "$1"' conformance "$GMF"
 # gmf kho: save, dump and restore images, and refuse invalid ones.
 run_suite cli/kho tests/cli/test_kho.sh "$GMF" "$TBUILD/cli-kho"
 
+# gmf vmm on real KVM: run, inject, status, kill -9, re-fence; 77 without /dev/kvm.
+run_suite cli/vmm tests/cli/test_vmm.sh "$GMF" "$TBUILD/cli-vmm"
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 

@@ -368,10 +368,17 @@ static bool test_and_set_poisoned(struct intake *in, u64 gpa)
 {
 	u64 pfn = gpa >> PAGE_SHIFT_4K;
 	u8 bit = (u8)(1u << (pfn % 8));
-	bool was = in->poisoned[pfn / 8] & bit;
 
-	in->poisoned[pfn / 8] |= bit;
-	return was;
+	/* Atomic: intake_mark_poisoned() may set bits from another thread. */
+	return __atomic_fetch_or(&in->poisoned[pfn / 8], bit, __ATOMIC_RELAXED) & bit;
+}
+
+int intake_mark_poisoned(struct intake *in, u64 gpa)
+{
+	if (gpa >= vm_mem_size(in->vm))
+		return -ERANGE;
+	(void)test_and_set_poisoned(in, gpa);
+	return 0;
 }
 
 static void handle_guest(struct intake *in, struct intake_event *ev, const struct intake_rec *r)

@@ -200,4 +200,11 @@ unsigned long intake_dropped(struct intake *in);
 const char *intake_kind_name(enum intake_kind kind);
 const char *intake_action_name(enum intake_action action);
 
+/*
+ * A page known poisoned from before (the record, after a restart or a live
+ * update): a later AO on it is a duplicate, not injected again. Any thread;
+ * 0, or -ERANGE beyond guest memory.
+ */
+int intake_mark_poisoned(struct intake *in, u64 gpa);
+
 #endif

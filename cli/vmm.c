@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gmf vmm: the small VMM on real KVM (vmm/vm.c) with its memory-error intake
+ * (vmm/intake.c) and poison record (vmm/record.c).
+ *
+ *   run     start the VM and the intake, fence the recorded pages (log them),
+ *           listen on a control socket, run for --seconds or until SIGTERM,
+ *           SIGINT or the intake's fatal/evict request (exit 71 or 75);
+ *   inject  send a running `gmf vmm run` a memory error for a guest page over
+ *           its control socket: the run side raises a real SIGBUS through the
+ *           intake's path (AR: rt_tgsigqueueinfo by vCPU 0's thread to itself,
+ *           the only way the kernel lets a BUS_MCEERR_AR be queued; AO:
+ *           rt_sigqueueinfo to its own process from its main thread);
+ *   status  print the pages of a poison record.
+ *
+ * The control socket is $XDG_RUNTIME_DIR/gmf-vmm-PID.sock (/tmp without it);
+ * one request a connection, "inject GPA ar|ao\n"; the reply is lines of text
+ * and a last line "status N", N the exit status of `gmf vmm inject`.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "cli/cli.h"
+#include "vmm/guest/layout.h"
+#include "vmm/intake.h"
+#include "vmm/record.h"
+#include "vmm/vm.h"
+
+#define VMM_EXIT_SKIP	77
+#define VMM_WAIT_MS	3000
+#define VMM_REQ_MAX	128
+
+/* ---- usage ------------------------------------------------------------------ */
+
+static void vmm_usage(FILE *f)
+{
+	fprintf(f, "usage: gmf vmm run [--record DB] [--log FILE] [--memory SIZE] [--vcpus N]\n"
+		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n"
+		"       gmf vmm inject --pid P --gpa GPA [--ao]\n"
+		"       gmf vmm status --record DB\n\n"
+		"The small VMM on real KVM, its memory-error intake and its poison record:\n"
+		"  run     start the VM (guest_memfd, or memfd where the kernel has none) and\n"
+		"          the intake; fence the pages the record holds; serve 'inject'\n"
+		"  inject  send the running VMM with pid P a memory error (AR, or AO with --ao)\n"
+		"          for guest physical address GPA, print the intake's event and the\n"
+		"          guest's report of its #MC\n"
+		"  status  print the pages of the poison record DB\n\n"
+		"'gmf vmm COMMAND --help' has the options. Exit status: 0 success, 1 a\n"
+		"failure, 2 usage or a bad record, 71 an AR in the VMM's own memory, 75\n"
+		"eviction (the record's threshold), 77 no /dev/kvm.\n");
+}
+
+static void run_usage(FILE *f)
+{
+	fprintf(f, "usage: gmf vmm run [--record DB] [--log FILE] [--memory SIZE] [--vcpus N]\n"
+		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n\n"
+		"  --record DB       the poison record (SQLite; created if missing); its pages\n"
+		"                    are fenced again on start\n"
+		"  --log FILE        the JSON Lines event log (docs/vmm-record.md); needs --record\n"
+		"  --memory SIZE     guest memory, a multiple of 2M from 4M to 1G (K, M, G\n"
+		"                    suffixes; default 4M)\n"
+		"  --vcpus N         1 to %d vCPUs (default 1)\n"
+		"  --threshold N     evict (exit 75) when N distinct pages were first seen\n"
+		"  --window SECONDS  within SECONDS; both or neither; needs --record\n"
+		"  --seconds S       stop after S seconds (default: at SIGTERM or SIGINT)\n"
+		"  --local           no broadcast #MC to the other vCPUs\n\n"
+		"Prints 'gmf vmm: pid P, guest memory 0x0..END, KIND' and the intake's lines on\n"
+		"stdout. Exit status: 0 a clean stop, 1 a failure, 2 usage or a bad record,\n"
+		"71 an AR in the VMM's own memory, 75 eviction, 77 no /dev/kvm.\n", VMM_MAX_VCPUS);
+}
+
+static void inject_usage(FILE *f)
+{
+	fprintf(f, "usage: gmf vmm inject --pid P --gpa GPA [--ao]\n\n"
+		"Send the 'gmf vmm run' with pid P a memory error for the guest page at GPA\n"
+		"(hex with 0x, or decimal): an action-required error consumed by vCPU 0\n"
+		"(SIGBUS BUS_MCEERR_AR on its thread), or with --ao an action-optional one\n"
+		"(BUS_MCEERR_AO to the process). Prints the intake's event and the guest's\n"
+		"report of the #MC. Exit status: 0 handled, 1 not handled or no such VMM,\n"
+		"2 usage or a gpa beyond guest memory, 77 no /dev/kvm.\n");
+}
+
+static void status_usage(FILE *f)
+{
+	fprintf(f, "usage: gmf vmm status --record DB\n\n"
+		"Print one line per poisoned page of the record DB (gpa, offset, kind of the\n"
+		"first sighting, action of the last, sightings, first and last time, UTC)\n"
+		"and a summary. Exit status: 0, 1 the integrity check failed, 2 usage or a\n"
+		"missing or bad record.\n");
+}
+
+static bool is_help(const char *s)
+{
+	return !strcmp(s, "--help") || !strcmp(s, "-h");
+}
+
+/* ---- option parsing ---------------------------------------------------------- */
+
+static int bad_flag(const char *cmd, const char *flag, const char *val, const char *expected)
+{
+	if (val)
+		fprintf(stderr, "gmf vmm %s: %s '%s': expected %s\n", cmd, flag, val, expected);
+	else
+		fprintf(stderr, "gmf vmm %s: %s needs a value: %s\n", cmd, flag, expected);
+	return 2;
+}
+
+static bool parse_u64(const char *s, u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_size(const char *s, u64 *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return false;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: return false;
+		}
+		if (end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
+			return false;
+	}
+	if (v > (ULLONG_MAX >> shift))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 86400.0 * 365)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+static void fmt_time(char *buf, size_t len, s64 ns)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "%lld", (long long)ns);
+		return;
+	}
+	snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ", (int)(ns % 1000000000 / 1000000));
+}
+
+static int vmm_status(int argc, char **argv)
+{
+	const char *db = NULL;
+	struct record *rec;
+	struct record_page *pages = NULL;
+	size_t nr = 0, kinds[3] = { 0 };
+	unsigned long sightings = 0;
+	char err[512], msg[256];
+	struct stat st;
+	int ret, status = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			status_usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--record")) {
+			if (++i >= argc)
+				return bad_flag("status", "--record", NULL, "the poison record's path");
+			db = argv[i];
+		} else {
+			fprintf(stderr, "gmf vmm status: unknown option '%s' (see gmf vmm status --help)\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	if (!db) {
+		fprintf(stderr, "gmf vmm status: --record DB is required\n");
+		status_usage(stderr);
+		return 2;
+	}
+	/* record_open() would create a missing record: status only reads one. */
+	if (stat(db, &st)) {
+		fprintf(stderr, "gmf vmm status: %s: %s\n", db, strerror(errno));
+		return 2;
+	}
+	ret = record_open(db, NULL, &rec, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "gmf vmm status: %s\n", err);
+		return 2;
+	}
+	ret = record_load(rec, &pages, &nr);
+	if (ret) {
+		fprintf(stderr, "gmf vmm status: %s: cannot read the record: %s\n", db, strerror(-ret));
+		record_close(rec);
+		return 2;
+	}
+	printf("poison record %s: %zu page%s\n", db, nr, nr == 1 ? "" : "s");
+	if (nr)
+		printf("  %-12s %-12s %-12s %-13s %5s  %-24s  %s\n", "gpa", "offset", "kind", "action",
+		       "count", "first (UTC)", "last (UTC)");
+	for (size_t i = 0; i < nr; i++) {
+		const struct record_page *p = &pages[i];
+		char first[48], last[48];
+
+		fmt_time(first, sizeof(first), p->first_ns);
+		fmt_time(last, sizeof(last), p->last_ns);
+		printf("  %#-12" PRIx64 " %#-12" PRIx64 " %-12s %-13s %5u  %-24s  %s\n", p->gpa,
+		       p->offset, record_kind_name(p->kind), p->action, p->count, first, last);
+		if ((unsigned int)p->kind < 3)
+			kinds[p->kind]++;
+		sightings += p->count;
+	}
+	ret = record_check(rec, msg, sizeof(msg));
+	printf("%zu poisoned page%s (%zu AR, %zu AO, %zu memory-fault), %lu sighting%s, integrity %s\n",
+	       nr, nr == 1 ? "" : "s", kinds[RECORD_AR], kinds[RECORD_AO], kinds[RECORD_MEMORY_FAULT],
+	       sightings, sightings == 1 ? "" : "s", ret ? msg : "ok");
+	if (ret)
+		status = 1;
+	kfree(pages);
+	record_close(rec);
+	return status;
+}
+
+/* ---- the control socket ------------------------------------------------------- */
+
+static int sock_path(pid_t pid, char *buf, size_t len)
+{
+	const char *dir = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	n = snprintf(buf, len, "%s/gmf-vmm-%d.sock", dir, (int)pid);
+	return n > 0 && (size_t)n < sizeof(((struct sockaddr_un *)0)->sun_path) && (size_t)n < len ?
+	       0 : -ENAMETOOLONG;
+}
+
+static int sock_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+static bool kvm_present(void)
+{
+	return access("/dev/kvm", F_OK) == 0;
+}
+
+/* ---- run ---------------------------------------------------------------------- */
+
+struct vmm_run {
+	struct vm *vm;
+	struct intake *in;
+	int wake[2];		/* the fatal callback -> the main loop */
+	int fatal_status;	/* 0, or the status the intake asked for */
+	FILE *reply;
+};
+
+static void on_fatal(void *arg, int status)
+{
+	struct vmm_run *r = arg;
+	char c = 1;
+
+	__atomic_store_n(&r->fatal_status, status, __ATOMIC_SEQ_CST);
+	if (write(r->wake[1], &c, 1) < 0) {
+		/* The pipe is non-blocking and a byte is already there. */
+	}
+}
+
+static int send_sigbus(pid_t tid, int code, void *addr)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = code;
+	si.si_addr = addr;
+	si.si_addr_lsb = 12;
+	if (tid)
+		return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGBUS, &si);
+	return (int)syscall(SYS_rt_sigqueueinfo, getpid(), SIGBUS, &si);
+}
+
+struct sig_req {
+	void *addr;
+	int ret;
+};
+
+/* On vCPU 0's thread: a thread may queue BUS_MCEERR_AR only to itself. */
+static void sig_self_ar(void *arg)
+{
+	struct sig_req *q = arg;
+
+	q->ret = send_sigbus((pid_t)syscall(SYS_gettid), BUS_MCEERR_AR, q->addr) ? -errno : 0;
+}
+
+static __printf(2, 3) void reply(struct vmm_run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->reply)
+		return;
+	va_start(ap, fmt);
+	vfprintf(r->reply, fmt, ap);
+	va_end(ap);
+}
+
+/* Raise one error through the intake, as a real one comes; reply with what happened. */
+static int serve_inject(struct vmm_run *r, u64 gpa, bool ao)
+{
+	static struct intake_event evs[INTAKE_MAX_EVENTS];
+	unsigned int before = intake_events(r->in, NULL, 0), nr_rep[VMM_MAX_VCPUS];
+	u8 *addr = (u8 *)vm_mem(r->vm) + gpa;
+	struct intake_event ev;
+	struct vmm_mce_report rep;
+	int ret;
+
+	if (gpa >= vm_mem_size(r->vm)) {
+		reply(r, "gpa %#" PRIx64 " is beyond guest memory 0x0..%#" PRIx64 "\n", gpa,
+		      vm_mem_size(r->vm) - 1);
+		return 2;
+	}
+	for (int i = 0; i < vm_nr_vcpus(r->vm); i++)
+		nr_rep[i] = vm_vcpu_nr_mce_reports(vm_vcpu(r->vm, i));
+	if (ao) {
+		/* From the main thread to the process, as the kernel's AO comes. */
+		ret = send_sigbus(0, BUS_MCEERR_AO, addr) ? -errno : 0;
+	} else {
+		struct sig_req q = { .addr = addr, .ret = -EINVAL };
+
+		ret = intake_run_on_vcpu(r->in, 0, sig_self_ar, &q, VMM_WAIT_MS);
+		if (!ret)
+			ret = q.ret;
+	}
+	if (ret) {
+		reply(r, "raising SIGBUS %s at gpa %#" PRIx64 " failed: %s\n",
+		      ao ? "BUS_MCEERR_AO" : "BUS_MCEERR_AR", gpa, strerror(-ret));
+		return 1;
+	}
+	if (intake_wait_events(r->in, before + 1, VMM_WAIT_MS)) {
+		reply(r, "the intake did not handle the error within %d ms\n", VMM_WAIT_MS);
+		return 1;
+	}
+	if (before >= INTAKE_MAX_EVENTS) {
+		reply(r, "intake: event %u handled (beyond the %d kept)\n", before + 1, INTAKE_MAX_EVENTS);
+		return 0;
+	}
+	intake_events(r->in, evs, INTAKE_MAX_EVENTS);
+	ev = evs[before];
+	reply(r, "intake: %s at gpa %#" PRIx64 ", offset %#" PRIx64 ": %s", intake_kind_name(ev.kind),
+	      ev.gpa, ev.offset, intake_action_name(ev.action));
+	if (ev.action == INTAKE_INJECTED)
+		reply(r, " into vCPU %d, bank %u, MCi_STATUS %#" PRIx64 ", MCi_ADDR %#" PRIx64
+		      ", MCi_MISC %#" PRIx64 ", MCG_STATUS %#" PRIx64 "%s", ev.target, ev.bank,
+		      ev.status, ev.addr, ev.misc, ev.mcg_status, ev.recursive ? " (recursive)" : "");
+	if (ev.record_ret)
+		reply(r, "; NOT recorded: %s", strerror(-ev.record_ret));
+	reply(r, "\n");
+	if (ev.action != INTAKE_INJECTED)
+		return ev.action == INTAKE_DUPLICATE || ev.action == INTAKE_IGNORED ? 0 : 1;
+	ret = vm_wait_mce_report(vm_vcpu(r->vm, ev.target), nr_rep[ev.target], &rep, VMM_WAIT_MS);
+	if (ret) {
+		reply(r, "guest: no #MC report from vCPU %d: %s\n", ev.target, strerror(-ret));
+		return 1;
+	}
+	reply(r, "guest: #MC on vCPU %d: MCG_STATUS %#" PRIx64, ev.target, rep.mcg_status);
+	if (ev.bank < rep.nr_banks)
+		reply(r, ", bank %u MCi_STATUS %#" PRIx64 " MCi_ADDR %#" PRIx64 " MCi_MISC %#" PRIx64,
+		      ev.bank, rep.bank[ev.bank].status, rep.bank[ev.bank].addr, rep.bank[ev.bank].misc);
+	reply(r, "\n");
+	if (ev.bank < rep.nr_banks && rep.bank[ev.bank].addr != gpa) {
+		reply(r, "guest: MCi_ADDR %#" PRIx64 " is not the gpa %#" PRIx64 "\n",
+		      rep.bank[ev.bank].addr, gpa);
+		return 1;
+	}
+	return 0;
+}
+
+static void serve(struct vmm_run *r, int lfd)
+{
+	char req[VMM_REQ_MAX], mode[8];
+	struct pollfd p;
+	size_t n = 0;
+	int fd, status = 2;
+	u64 gpa;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* One line, within a second. */
+	p.fd = fd;
+	p.events = POLLIN;
+	while (n < sizeof(req) - 1 && poll(&p, 1, 1000) > 0) {
+		ssize_t got = read(fd, req + n, sizeof(req) - 1 - n);
+
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		if (memchr(req, '\n', n))
+			break;
+	}
+	req[n] = '\0';
+	r->reply = fdopen(fd, "w");
+	if (!r->reply) {
+		close(fd);
+		return;
+	}
+	if (sscanf(req, "inject %" SCNx64 " %7s", &gpa, mode) == 2 &&
+	    (!strcmp(mode, "ar") || !strcmp(mode, "ao"))) {
+		printf("gmf vmm: inject %s at gpa %#" PRIx64 " (control socket)\n", mode, gpa);
+		fflush(stdout);
+		status = serve_inject(r, gpa, !strcmp(mode, "ao"));
+	} else {
+		reply(r, "bad request\n");
+	}
+	reply(r, "status %d\n", status);
+	fclose(r->reply);
+	r->reply = NULL;
+}
+
+/* Fence again every page the record holds (issue 8 §5): log each one. */
+static void refence(struct vmm_run *r, struct record *rec, const char *db)
+{
+	struct record_page *pages = NULL;
+	size_t nr = 0;
+	int ret = record_load(rec, &pages, &nr);
+
+	if (ret) {
+		printf("gmf vmm: %s: cannot load the recorded pages: %s\n", db, strerror(-ret));
+		return;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		const struct record_page *p = &pages[i];
+
+		bool beyond = intake_mark_poisoned(r->in, p->gpa) != 0;
+
+		printf("gmf vmm: fenced from the record: gpa %#" PRIx64 ", offset %#" PRIx64
+		       ", %s, %s, seen %u time%s%s\n", p->gpa, p->offset, record_kind_name(p->kind),
+		       p->action, p->count, p->count == 1 ? "" : "s",
+		       beyond ? " (beyond this guest's memory)" : "");
+	}
+	/*
+	 * Known to the intake again: an AO on one of these pages is a
+	 * duplicate; an AR (the guest touched it) is injected, as before.
+	 */
+	printf("gmf vmm: %zu recorded page%s fenced from %s (marked poisoned; nothing injected)\n", nr,
+	       nr == 1 ? "" : "s", db);
+	fflush(stdout);
+	kfree(pages);
+}
+
+static int vmm_run(int argc, char **argv)
+{
+	const char *db = NULL, *log = NULL;
+	struct vm_config vcfg = { .mem = VMM_MEM_AUTO };
+	struct record_config rcfg = { .log_fd = -1 };
+	struct intake_config icfg = { .log = stdout, .vendor = INTAKE_INTEL };
+	struct vmm_run r = { .wake = { -1, -1 } };
+	struct record *rec = NULL;
+	bool have_thr = false, have_win = false;
+	double seconds = 0;
+	char why[256], err[512], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sockaddr_un sa;
+	struct timespec end = { 0 };
+	sigset_t mask, old;
+	int ret, status = 0, sfd = -1, lfd = -1;
+	u64 v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (is_help(a)) {
+			run_usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--local")) {
+			icfg.local = true;
+			continue;
+		} else if (strcmp(a, "--record") && strcmp(a, "--log") && strcmp(a, "--memory") &&
+			   strcmp(a, "--vcpus") && strcmp(a, "--threshold") && strcmp(a, "--window") &&
+			   strcmp(a, "--seconds")) {
+			fprintf(stderr, "gmf vmm run: unknown option '%s' (see gmf vmm run --help)\n", a);
+			return 2;
+		}
+		if (!strcmp(a, "--record")) {
+			if (!val)
+				return bad_flag("run", a, NULL, "the poison record's path");
+			db = val;
+		} else if (!strcmp(a, "--log")) {
+			if (!val)
+				return bad_flag("run", a, NULL, "the event log's path");
+			log = val;
+		} else if (!strcmp(a, "--memory")) {
+			if (!val || !parse_size(val, &v) || v < GUEST_MEM_MIN || v > (1ULL << 30) ||
+			    v % (2ULL << 20))
+				return bad_flag("run", a, val, "a size, a multiple of 2M from 4M to 1G (e.g. 8M)");
+			vcfg.mem_size = v;
+		} else if (!strcmp(a, "--vcpus")) {
+			if (!val || !parse_u64(val, &v) || v < 1 || v > VMM_MAX_VCPUS)
+				return bad_flag("run", a, val, "a number of vCPUs from 1 to 4");
+			vcfg.nr_vcpus = (int)v;
+		} else if (!strcmp(a, "--threshold")) {
+			if (!val || !parse_u64(val, &v) || v < 1 || v > UINT_MAX)
+				return bad_flag("run", a, val, "a number of pages, 1 or more");
+			rcfg.evict_pages = (unsigned int)v;
+			have_thr = true;
+		} else if (!strcmp(a, "--window")) {
+			if (!val || !parse_u64(val, &v) || v < 1 || v > UINT_MAX)
+				return bad_flag("run", a, val, "a number of seconds, 1 or more");
+			rcfg.evict_window_s = (unsigned int)v;
+			have_win = true;
+		} else {
+			if (!val || !parse_seconds(val, &seconds))
+				return bad_flag("run", a, val, "a number of seconds greater than 0");
+		}
+		i++;
+	}
+	if (have_thr != have_win) {
+		fprintf(stderr, "gmf vmm run: --threshold and --window go together\n");
+		return 2;
+	}
+	if ((log || have_thr) && !db) {
+		fprintf(stderr, "gmf vmm run: %s needs --record DB\n", log ? "--log" : "--threshold");
+		return 2;
+	}
+	if (!kvm_present()) {
+		fprintf(stderr, "gmf vmm run: /dev/kvm is missing: no KVM on this machine (skipped)\n");
+		return VMM_EXIT_SKIP;
+	}
+	rcfg.log_path = log;
+
+	/* SIGTERM and SIGINT by signalfd; blocked before any thread starts. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || pipe2(r.wake, O_CLOEXEC | O_NONBLOCK)) {
+		fprintf(stderr, "gmf vmm run: %s\n", strerror(errno));
+		status = 1;
+		goto out_sig;
+	}
+
+	if (db) {
+		ret = record_open(db, &rcfg, &rec, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "gmf vmm run: %s\n", err);
+			status = 2;
+			goto out_sig;
+		}
+	}
+	ret = vm_create(&vcfg, &r.vm, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "gmf vmm run: cannot create the VM: %s\n", why);
+		status = ret == -ENODEV ? VMM_EXIT_SKIP : 1;
+		goto out_rec;
+	}
+	icfg.record = rec;
+	icfg.fatal = on_fatal;
+	icfg.fatal_arg = &r;
+	ret = intake_start(r.vm, &icfg, &r.in);
+	if (ret) {
+		fprintf(stderr, "gmf vmm run: cannot start the intake: %s\n", strerror(-ret));
+		status = 1;
+		goto out_vm;
+	}
+	ret = vm_start(r.vm);
+	if (ret) {
+		fprintf(stderr, "gmf vmm run: cannot start the vCPUs: %s\n", strerror(-ret));
+		status = 1;
+		goto out_intake;
+	}
+
+	if (sock_path(getpid(), path, sizeof(path)) || sock_addr(path, &sa)) {
+		fprintf(stderr, "gmf vmm run: the control socket's path is too long\n");
+		status = 1;
+		goto out_intake;
+	}
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(path);	/* a stale one of an earlier process with this pid */
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    listen(lfd, 4)) {
+		fprintf(stderr, "gmf vmm run: control socket %s: %s\n", path, strerror(errno));
+		status = 1;
+		goto out_sock;
+	}
+
+	printf("gmf vmm: pid %d, guest memory 0x0..%#" PRIx64 ", %s, %d vCPU%s, control socket %s\n",
+	       (int)getpid(), vm_mem_size(r.vm) - 1,
+	       vm_mem_kind(r.vm) == VMM_MEM_GUEST_MEMFD ? "guest_memfd" : "memfd",
+	       vm_nr_vcpus(r.vm), vm_nr_vcpus(r.vm) == 1 ? "" : "s", path);
+	fflush(stdout);
+	if (rec)
+		refence(&r, rec, db);
+
+	if (seconds > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += (time_t)seconds;
+		end.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+		if (end.tv_nsec >= 1000000000) {
+			end.tv_sec++;
+			end.tv_nsec -= 1000000000;
+		}
+	}
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = r.wake[0], .events = POLLIN },
+			{ .fd = lfd, .events = POLLIN },
+		};
+		int timeout = -1;
+
+		if (seconds > 0) {
+			struct timespec now;
+			s64 ms;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (s64)(end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+			if (ms <= 0) {
+				printf("gmf vmm: %g seconds passed, stopping\n", seconds);
+				break;
+			}
+			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+		}
+		if (__atomic_load_n(&r.fatal_status, __ATOMIC_SEQ_CST))
+			break;
+		if (poll(p, 3, timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "gmf vmm run: poll: %s\n", strerror(errno));
+			status = 1;
+			break;
+		}
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				printf("gmf vmm: %s, stopping\n", strsignal((int)si.ssi_signo));
+				break;
+			}
+		}
+		if (p[2].revents & POLLIN)
+			serve(&r, lfd);
+	}
+	if (r.fatal_status) {
+		status = r.fatal_status;
+		printf("gmf vmm: the intake asked to stop: exit status %d (%s)\n", status,
+		       status == RECORD_EXIT_EVICT ? "eviction" : "an AR in the VMM's own memory");
+	}
+	for (int i = 0; i < vm_nr_vcpus(r.vm); i++) {
+		u32 reason = 0;
+		enum vcpu_stop why_stop = vm_vcpu_stop_reason(vm_vcpu(r.vm, i), &reason);
+
+		if (why_stop != VCPU_RUNNING) {
+			printf("gmf vmm: vCPU %d stopped early (reason %d, exit %u)\n", i, (int)why_stop,
+			       reason);
+			if (!status)
+				status = 1;
+		}
+	}
+	printf("gmf vmm: %u error%s handled\n", intake_events(r.in, NULL, 0),
+	       intake_events(r.in, NULL, 0) == 1 ? "" : "s");
+	fflush(stdout);
+out_sock:
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(path);
+	}
+out_intake:
+	intake_stop(r.in);
+out_vm:
+	vm_destroy(r.vm);
+	if (r.in)
+		intake_destroy(r.in);
+out_rec:
+	if (rec)
+		record_close(rec);
+out_sig:
+	if (sfd >= 0)
+		close(sfd);
+	if (r.wake[0] >= 0) {
+		close(r.wake[0]);
+		close(r.wake[1]);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
+
+/* ---- inject ------------------------------------------------------------------- */
+
+static int vmm_inject(int argc, char **argv)
+{
+	struct sockaddr_un sa;
+	char path[sizeof(sa.sun_path)], line[512];
+	bool ao = false, have_gpa = false;
+	long long pid = 0;
+	int fd, status = 1;
+	u64 gpa = 0, v;
+	FILE *f, *out;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (is_help(a)) {
+			inject_usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--ao")) {
+			ao = true;
+		} else if (!strcmp(a, "--pid")) {
+			if (!val || !parse_u64(val, &v) || v < 1 || v > INT_MAX)
+				return bad_flag("inject", a, val, "the pid of a running 'gmf vmm run'");
+			pid = (long long)v;
+			i++;
+		} else if (!strcmp(a, "--gpa")) {
+			if (!val || !parse_u64(val, &v))
+				return bad_flag("inject", a, val, "a guest physical address (0x... or decimal)");
+			gpa = v;
+			have_gpa = true;
+			i++;
+		} else {
+			fprintf(stderr, "gmf vmm inject: unknown option '%s' (see gmf vmm inject --help)\n", a);
+			return 2;
+		}
+	}
+	if (!pid || !have_gpa) {
+		fprintf(stderr, "gmf vmm inject: %s is required\n", !pid ? "--pid P" : "--gpa GPA");
+		return 2;
+	}
+	if (!kvm_present()) {
+		fprintf(stderr, "gmf vmm inject: /dev/kvm is missing: no KVM on this machine (skipped)\n");
+		return VMM_EXIT_SKIP;
+	}
+	if (sock_path((pid_t)pid, path, sizeof(path)) || sock_addr(path, &sa)) {
+		fprintf(stderr, "gmf vmm inject: the control socket's path is too long\n");
+		return 1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "gmf vmm inject: no 'gmf vmm run' with pid %lld (control socket %s: %s)\n",
+			pid, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	snprintf(line, sizeof(line), "inject %#" PRIx64 " %s\n", gpa, ao ? "ao" : "ar");
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		fprintf(stderr, "gmf vmm inject: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	shutdown(fd, SHUT_WR);
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return 1;
+	}
+	/* The reply goes to stdout, or to stderr when the status says it failed. */
+	out = tmpfile();
+	status = -1;
+	while (fgets(line, sizeof(line), f)) {
+		int st;
+
+		if (sscanf(line, "status %d", &st) == 1) {
+			status = st;
+			break;
+		}
+		fputs(line, out ? out : stdout);
+	}
+	fclose(f);
+	if (out) {
+		rewind(out);
+		while (fgets(line, sizeof(line), out))
+			fputs(line, status ? stderr : stdout);
+		fclose(out);
+	}
+	if (status < 0) {
+		fprintf(stderr, "gmf vmm inject: pid %lld closed the connection without a status\n", pid);
+		return 1;
+	}
+	if (status)
+		fprintf(stderr, "gmf vmm inject: gpa %#" PRIx64 " %s: failed (status %d)\n", gpa,
+			ao ? "AO" : "AR", status);
+	return status;
+}
+
+int cmd_vmm(int argc, char **argv)
+{
+	if (argc >= 2 && is_help(argv[1])) {
+		vmm_usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return vmm_run(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "inject"))
+		return vmm_inject(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "status"))
+		return vmm_status(argc - 1, argv + 1);
+	if (argc >= 2)
+		fprintf(stderr, "gmf vmm: unknown command '%s'\n", argv[1]);
+	vmm_usage(stderr);
+	return 2;
+}
