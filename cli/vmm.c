@@ -13,6 +13,16 @@
  *           rt_sigqueueinfo to its own process from its main thread);
  *   status  print the pages of a poison record.
  *
+ * Live update (issue 8 §5): `run --live-update-after S` backs the guest with
+ * a memfd and, S seconds in, stops the vCPUs, keeps a copy of the memory fd
+ * without FD_CLOEXEC, closes the record and execs /proc/self/exe as
+ * `gmf vmm run ... --inherit-fd N` with the same options. The new process
+ * (same pid, same control socket path) builds a new VM on that fd without
+ * loading anything into it, reopens the record, fences every recorded page
+ * again and starts the vCPUs at the payload's entry: its workload resumes
+ * from the pass counter it keeps in guest memory. A guest_memfd cannot be
+ * bound to another VM (docs/divergences.md), hence the memfd.
+ *
  * The control socket is $XDG_RUNTIME_DIR/gmf-vmm-PID.sock (/tmp without it);
  * one request a connection, "inject GPA ar|ao\n"; the reply is lines of text
  * and a last line "status N", N the exit status of `gmf vmm inject`.
@@ -53,6 +63,7 @@ static void vmm_usage(FILE *f)
 {
 	fprintf(f, "usage: gmf vmm run [--record DB] [--log FILE] [--memory SIZE] [--vcpus N]\n"
 		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n"
+		"                   [--live-update-after S]\n"
 		"       gmf vmm inject --pid P --gpa GPA [--ao]\n"
 		"       gmf vmm status --record DB\n\n"
 		"The small VMM on real KVM, its memory-error intake and its poison record:\n"
@@ -70,7 +81,8 @@ static void vmm_usage(FILE *f)
 static void run_usage(FILE *f)
 {
 	fprintf(f, "usage: gmf vmm run [--record DB] [--log FILE] [--memory SIZE] [--vcpus N]\n"
-		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n\n"
+		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n"
+		"                   [--live-update-after S]\n\n"
 		"  --record DB       the poison record (SQLite; created if missing); its pages\n"
 		"                    are fenced again on start\n"
 		"  --log FILE        the JSON Lines event log (docs/vmm-record.md); needs --record\n"
@@ -80,7 +92,14 @@ static void run_usage(FILE *f)
 		"  --threshold N     evict (exit 75) when N distinct pages were first seen\n"
 		"  --window SECONDS  within SECONDS; both or neither; needs --record\n"
 		"  --seconds S       stop after S seconds (default: at SIGTERM or SIGINT)\n"
-		"  --local           no broadcast #MC to the other vCPUs\n\n"
+		"  --local           no broadcast #MC to the other vCPUs\n"
+		"  --live-update-after S\n"
+		"                    guest memory on a memfd; after S seconds re-exec the VMM\n"
+		"                    keeping the guest memory and the record: the new process\n"
+		"                    fences the recorded pages again and continues the guest\n"
+		"                    from its entry on the kept memory (once; --seconds counts\n"
+		"                    again from the re-exec)\n"
+		"  --inherit-fd N    (used by the live update) the guest memory is the memfd N\n\n"
 		"Prints 'gmf vmm: pid P, guest memory 0x0..END, KIND' and the intake's lines on\n"
 		"stdout. Exit status: 0 a clean stop, 1 a failure, 2 usage or a bad record,\n"
 		"71 an AR in the VMM's own memory, 75 eviction, 77 no /dev/kvm.\n", VMM_MAX_VCPUS);
@@ -497,6 +516,47 @@ static void refence(struct vmm_run *r, struct record *rec, const char *db)
 	kfree(pages);
 }
 
+static u64 pass_counter(struct vm *vm, int vcpu)
+{
+	return __atomic_load_n((u64 *)((u8 *)vm_mem(vm) + GUEST_PASS_GPA) + vcpu, __ATOMIC_RELAXED);
+}
+
+/*
+ * Re-exec as `gmf vmm run ARGS --inherit-fd FD`, ARGS the options of this
+ * run without --live-update-after and --inherit-fd. Returns only on failure.
+ */
+static void live_update_exec(int argc, char **argv, int fd)
+{
+	static char gmf[] = "gmf", vmm[] = "vmm", run[] = "run", inherit[] = "--inherit-fd";
+	char **nargv, fdbuf[16];
+	int n = 0;
+
+	nargv = kcalloc((size_t)argc + 5, sizeof(*nargv), GFP_KERNEL);
+	if (!nargv) {
+		fprintf(stderr, "gmf vmm run: live update: no memory\n");
+		return;
+	}
+	snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
+	nargv[n++] = gmf;
+	nargv[n++] = vmm;
+	nargv[n++] = run;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--live-update-after") || !strcmp(argv[i], "--inherit-fd")) {
+			i++;
+			continue;
+		}
+		nargv[n++] = argv[i];
+	}
+	nargv[n++] = inherit;
+	nargv[n++] = fdbuf;
+	nargv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	execv("/proc/self/exe", nargv);
+	fprintf(stderr, "gmf vmm run: live update: exec /proc/self/exe: %s\n", strerror(errno));
+	kfree(nargv);
+}
+
 static int vmm_run(int argc, char **argv)
 {
 	const char *db = NULL, *log = NULL;
@@ -506,7 +566,9 @@ static int vmm_run(int argc, char **argv)
 	struct vmm_run r = { .wake = { -1, -1 } };
 	struct record *rec = NULL;
 	bool have_thr = false, have_win = false;
-	double seconds = 0;
+	double seconds = 0, update_after = 0;
+	int inherit_fd = -1, update_fd = -1;
+	struct timespec update_at = { 0 };
 	char why[256], err[512], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_un sa;
 	struct timespec end = { 0 };
@@ -525,7 +587,8 @@ static int vmm_run(int argc, char **argv)
 			continue;
 		} else if (strcmp(a, "--record") && strcmp(a, "--log") && strcmp(a, "--memory") &&
 			   strcmp(a, "--vcpus") && strcmp(a, "--threshold") && strcmp(a, "--window") &&
-			   strcmp(a, "--seconds")) {
+			   strcmp(a, "--seconds") && strcmp(a, "--live-update-after") &&
+			   strcmp(a, "--inherit-fd")) {
 			fprintf(stderr, "gmf vmm run: unknown option '%s' (see gmf vmm run --help)\n", a);
 			return 2;
 		}
@@ -556,6 +619,14 @@ static int vmm_run(int argc, char **argv)
 				return bad_flag("run", a, val, "a number of seconds, 1 or more");
 			rcfg.evict_window_s = (unsigned int)v;
 			have_win = true;
+		} else if (!strcmp(a, "--live-update-after")) {
+			if (!val || !parse_seconds(val, &update_after))
+				return bad_flag("run", a, val, "a number of seconds greater than 0");
+		} else if (!strcmp(a, "--inherit-fd")) {
+			if (!val || !parse_u64(val, &v) || v < 3 || v > INT_MAX ||
+			    fcntl((int)v, F_GETFD) < 0)
+				return bad_flag("run", a, val, "an open memfd inherited across exec");
+			inherit_fd = (int)v;
 		} else {
 			if (!val || !parse_seconds(val, &seconds))
 				return bad_flag("run", a, val, "a number of seconds greater than 0");
@@ -575,6 +646,13 @@ static int vmm_run(int argc, char **argv)
 		return VMM_EXIT_SKIP;
 	}
 	rcfg.log_path = log;
+	if (update_after > 0)
+		vcfg.mem = VMM_MEM_MEMFD;	/* a guest_memfd cannot move to a new VM */
+	if (inherit_fd >= 0) {
+		vcfg.mem = VMM_MEM_MEMFD;
+		vcfg.inherit = true;
+		vcfg.mem_fd = inherit_fd;
+	}
 
 	/* SIGTERM and SIGINT by signalfd; blocked before any thread starts. */
 	sigemptyset(&mask);
@@ -602,6 +680,14 @@ static int vmm_run(int argc, char **argv)
 		fprintf(stderr, "gmf vmm run: cannot create the VM: %s\n", why);
 		status = ret == -ENODEV ? VMM_EXIT_SKIP : 1;
 		goto out_rec;
+	}
+	if (inherit_fd >= 0) {
+		printf("gmf vmm: live update: guest memory from inherited memfd %d, kept as it was",
+		       inherit_fd);
+		for (int i = 0; i < vm_nr_vcpus(r.vm); i++)
+			printf("; vCPU %d pass counter %" PRIu64, i, pass_counter(r.vm, i));
+		printf("\n");
+		fflush(stdout);
 	}
 	icfg.record = rec;
 	icfg.fatal = on_fatal;
@@ -641,6 +727,15 @@ static int vmm_run(int argc, char **argv)
 	if (rec)
 		refence(&r, rec, db);
 
+	if (update_after > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &update_at);
+		update_at.tv_sec += (time_t)update_after;
+		update_at.tv_nsec += (long)((update_after - (double)(time_t)update_after) * 1e9);
+		if (update_at.tv_nsec >= 1000000000) {
+			update_at.tv_sec++;
+			update_at.tv_nsec -= 1000000000;
+		}
+	}
 	if (seconds > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &end);
 		end.tv_sec += (time_t)seconds;
@@ -669,6 +764,30 @@ static int vmm_run(int argc, char **argv)
 				break;
 			}
 			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+		}
+		if (update_after > 0) {
+			struct timespec now;
+			s64 ms;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (s64)(update_at.tv_sec - now.tv_sec) * 1000 +
+			     (update_at.tv_nsec - now.tv_nsec) / 1000000;
+			if (ms <= 0) {
+				update_fd = dup(vm_mem_fd(r.vm));	/* FD_CLOEXEC clear */
+				if (update_fd < 0 || fcntl(update_fd, F_SETFD, 0) < 0) {
+					fprintf(stderr, "gmf vmm run: live update: %s\n", strerror(errno));
+					status = 1;
+					break;
+				}
+				printf("gmf vmm: live update after %g seconds: memfd %d kept", update_after,
+				       update_fd);
+				for (int i = 0; i < vm_nr_vcpus(r.vm); i++)
+					printf("; vCPU %d pass counter %" PRIu64, i, pass_counter(r.vm, i));
+				printf(", re-exec\n");
+				break;
+			}
+			if (timeout < 0 || ms < timeout)
+				timeout = (int)min(ms, (s64)INT_MAX);
 		}
 		if (__atomic_load_n(&r.fatal_status, __ATOMIC_SEQ_CST))
 			break;
@@ -704,6 +823,12 @@ static int vmm_run(int argc, char **argv)
 				status = 1;
 		}
 	}
+	if (inherit_fd >= 0) {
+		printf("gmf vmm: live update: after it");
+		for (int i = 0; i < vm_nr_vcpus(r.vm); i++)
+			printf("; vCPU %d pass counter %" PRIu64, i, pass_counter(r.vm, i));
+		printf("\n");
+	}
 	printf("gmf vmm: %u error%s handled\n", intake_events(r.in, NULL, 0),
 	       intake_events(r.in, NULL, 0) == 1 ? "" : "s");
 	fflush(stdout);
@@ -729,6 +854,14 @@ out_sig:
 		close(r.wake[1]);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (update_fd >= 0) {
+		if (!status) {
+			/* The vCPUs stopped, the record closed: exec the new VMM. */
+			live_update_exec(argc, argv, update_fd);
+			status = 1;
+		}
+		close(update_fd);
+	}
 	return status;
 }
 

@@ -97,6 +97,9 @@ run_suite cli/kho tests/cli/test_kho.sh "$GMF" "$TBUILD/cli-kho"
 # gmf vmm on real KVM: run, inject, status, kill -9, re-fence; 77 without /dev/kvm.
 run_suite cli/vmm tests/cli/test_vmm.sh "$GMF" "$TBUILD/cli-vmm"
 
+# gmf vmm live update: re-exec keeping guest memory and record, re-fence; 77 without /dev/kvm.
+run_suite cli/vmm-update tests/cli/test_vmm_update.sh "$GMF" "$TBUILD/cli-vmm-update"
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -240,11 +241,31 @@ static int bind_memory(struct vm *vm, char *why, size_t len)
 	return 0;
 }
 
-static int setup_memory(struct vm *vm, enum vmm_mem_kind kind, char *why, size_t len)
+/* Live update: the memory fd came over exec; check it, keep its contents. */
+static int inherit_memory(struct vm *vm, const struct vm_config *cfg, char *why, size_t len)
 {
+	struct stat st;
+
+	vm->mem_fd = cfg->mem_fd;
+	vm->mem_kind = cfg->mem == VMM_MEM_GUEST_MEMFD ? VMM_MEM_GUEST_MEMFD : VMM_MEM_MEMFD;
+	if (fcntl(vm->mem_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return FAIL("inherited guest memory fd");
+	if (fstat(vm->mem_fd, &st) < 0)
+		return FAIL("fstat inherited guest memory fd");
+	if ((u64)st.st_size != vm->mem_size)
+		return fail(why, len, EINVAL, "inherited guest memory fd has %lld bytes, not %#llx",
+			    (long long)st.st_size, (unsigned long long)vm->mem_size);
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, const struct vm_config *cfg, char *why, size_t len)
+{
+	enum vmm_mem_kind kind = cfg ? cfg->mem : VMM_MEM_AUTO;
 	int ret;
 
-	if (kind == VMM_MEM_MEMFD)
+	if (cfg && cfg->inherit)
+		ret = inherit_memory(vm, cfg, why, len);
+	else if (kind == VMM_MEM_MEMFD)
 		ret = create_memfd_memory(vm, why, len);
 	else {
 		ret = create_gmem_memory(vm, why, len);
@@ -606,9 +627,19 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *why, size_t le
 
 	*out = NULL;
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
-	if (!vm)
+	if (!vm) {
+		if (cfg && cfg->inherit && cfg->mem_fd >= 0)
+			close(cfg->mem_fd);
 		return fail(why, len, ENOMEM, "no memory for the VM");
+	}
 	vm->kvm = vm->fd = vm->mem_fd = -1;
+	if (cfg && cfg->inherit) {
+		if (cfg->mem_fd < 0) {
+			vm_free(vm);
+			return fail(why, len, EBADF, "no inherited guest memory fd");
+		}
+		vm->mem_fd = cfg->mem_fd;	/* vm_free() closes it on failure */
+	}
 	for (int i = 0; i < VMM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	vm->mem_size = cfg && cfg->mem_size ? cfg->mem_size : GUEST_MEM_MIN;
@@ -634,8 +665,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *why, size_t le
 	}
 	ret = setup_mce_cap(vm, why, len);
 	if (!ret)
-		ret = setup_memory(vm, cfg ? cfg->mem : VMM_MEM_AUTO, why, len);
-	if (!ret)
+		ret = setup_memory(vm, cfg, why, len);
+	if (!ret && !(cfg && cfg->inherit))
 		ret = load_guest(vm, why, len);
 	for (int i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = create_vcpu(vm, i, why, len);
@@ -720,6 +751,11 @@ void vm_set_hooks(struct vm *vm, const struct vm_hooks *hooks, void *arg)
 enum vmm_mem_kind vm_mem_kind(const struct vm *vm)
 {
 	return vm->mem_kind;
+}
+
+int vm_mem_fd(const struct vm *vm)
+{
+	return vm->mem_fd;
 }
 
 void *vm_mem(const struct vm *vm)

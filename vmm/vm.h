@@ -61,6 +61,16 @@ struct vm_config {
 	u64 mem_size;		/* bytes, a multiple of 2M, >= GUEST_MEM_MIN; 0: 4M */
 	int nr_vcpus;		/* 1..VMM_MAX_VCPUS; 0: 1 */
 	enum vmm_mem_kind mem;
+	/*
+	 * Live update (issue 8 §5): with @inherit set, the guest memory is the
+	 * open fd @mem_fd (a memfd, or a guest_memfd when @mem says so) of
+	 * @mem_size bytes, inherited across exec; vm_create() takes it over
+	 * (sets FD_CLOEXEC, closes it on failure or in vm_destroy()), maps and
+	 * binds it and loads nothing: no payload, no page tables, no zeroing.
+	 * The vCPUs start at the payload's entry on the memory as it is.
+	 */
+	bool inherit;
+	int mem_fd;
 };
 
 /*
@@ -126,6 +136,9 @@ void vm_set_hooks(struct vm *vm, const struct vm_hooks *hooks, void *arg);
 
 /* Which memory backs the guest: VMM_MEM_GUEST_MEMFD or VMM_MEM_MEMFD. */
 enum vmm_mem_kind vm_mem_kind(const struct vm *vm);
+
+/* The fd of the guest memory (the VM owns it; dup() it to keep it). */
+int vm_mem_fd(const struct vm *vm);
 
 /* The host mapping of guest physical memory (gpa 0), its size. */
 void *vm_mem(const struct vm *vm);

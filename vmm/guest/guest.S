@@ -29,6 +29,11 @@
 	.globl	_start
 _start:
 	/* %rsp: this vCPU's stack, set by the VMM (GUEST_STACK_SIZE each). */
+	/* %r9: this vCPU's pass counter, GUEST_PASS_GPA + 8 * index. */
+	mov	$GUEST_STACK_TOP, %r9
+	sub	%rsp, %r9
+	shr	$14, %r9		/* GUEST_STACK_SIZE is 0x4000 */
+	lea	GUEST_PASS_GPA(,%r9,8), %r9
 	call	idt_init
 	jmp	workload
 
@@ -157,10 +162,12 @@ unexpected:
 /*
  * The workload: pass n writes (address ^ n) to the first qword of every
  * GUEST_DATA_STRIDE bytes of the data area, then reads each back and reports
- * a mismatch, then reports n.
+ * a mismatch, then stores n in its pass counter (%r9) and reports it. It
+ * starts from the counter's value (0 in fresh memory), so a guest restarted
+ * at its entry on kept memory (a live update) goes on counting.
  */
 workload:
-	xor	%r8, %r8			/* pass number */
+	mov	(%r9), %r8			/* pass number */
 8:	mov	$GUEST_DATA_GPA, %rdi
 9:	mov	%rdi, %rax
 	xor	%r8, %rax
@@ -182,6 +189,7 @@ workload:
 	jb	10b
 
 	inc	%r8
+	mov	%r8, (%r9)
 	mov	%r8d, %eax
 	mov	$PORT_PROGRESS, %dx
 	out	%eax, %dx

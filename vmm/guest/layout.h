@@ -13,6 +13,9 @@
  *   0x070000 | stacks (grow down)   |  GUEST_STACK_SIZE per vCPU, vCPU 0 on top
  *   0x080000 +----------------------+
  *            | (unused)             |
+ *   0x100000 | pass counters        |  a qword per vCPU: the workload's pass,
+ *            |                      |  kept across a live update (issue 8 §5)
+ *            | (unused)             |
  *   0x200000 | workload data area   |  written and read back every pass
  *   0x400000 +----------------------+  GUEST_MEM_MIN: smallest guest memory
  */
@@ -27,6 +30,7 @@
 #define GUEST_CODE_MAX		0x60000
 #define GUEST_STACK_TOP		0x80000
 #define GUEST_STACK_SIZE	0x4000	/* per vCPU: VMM_MAX_VCPUS fit above the payload */
+#define GUEST_PASS_GPA		0x100000	/* + 8 * vCPU index */
 #define GUEST_DATA_GPA		0x200000
 #define GUEST_DATA_END		0x400000
 #define GUEST_MEM_MIN		0x400000

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/types.h"
 #include "tests/harness/t.h"
@@ -246,6 +247,61 @@ TEST(bad_config_einval)
 	}
 }
 
+/*
+ * Live update (issue 8 §5): a second VM on the first one's memfd sees its
+ * memory as it was (nothing reloaded or zeroed) and its workload resumes
+ * from the pass counter kept there.
+ */
+TEST(inherit_memfd_keeps_memory)
+{
+	struct vm_config cfg = { .mem = VMM_MEM_MEMFD };
+	volatile u64 *pass, *mark;
+	struct vm *vm, *vm2;
+	u64 kept;
+
+	vm = create_or_skip(&cfg);
+	ASSERT_TRUE(vm != NULL);
+	ASSERT_OK(vm_start(vm));
+	EXPECT_OK(vm_wait_progress(vm_vcpu(vm, 0), 5, TIMEOUT_MS));
+	cfg.inherit = true;
+	cfg.mem_fd = dup(vm_mem_fd(vm));
+	ASSERT_TRUE(cfg.mem_fd >= 0);
+	vm_destroy(vm);		/* the guest stopped: its counter stays put */
+
+	vm2 = create_or_skip(&cfg);
+	ASSERT_TRUE(vm2 != NULL);
+	EXPECT_EQ(vm_mem_kind(vm2), VMM_MEM_MEMFD);
+	pass = (volatile u64 *)((u8 *)vm_mem(vm2) + GUEST_PASS_GPA);
+	mark = (volatile u64 *)((u8 *)vm_mem(vm2) + 0x180000);
+	kept = *pass;
+	EXPECT_GE(kept, 5);
+	*mark = 0x5a5a1234;
+	ASSERT_OK(vm_start(vm2));
+	EXPECT_OK(vm_wait_progress(vm_vcpu(vm2, 0), kept + 3, TIMEOUT_MS));
+	EXPECT_EQ(vm_vcpu_bad_reads(vm_vcpu(vm2, 0)), 0);
+	EXPECT_EQ(*mark, 0x5a5a1234);
+	vm_destroy(vm2);
+}
+
+/* A guest_memfd is tied to its VM: another VM cannot bind it (-EINVAL). */
+TEST(inherit_guest_memfd_refused)
+{
+	struct vm_config cfg = { .mem = VMM_MEM_GUEST_MEMFD };
+	struct vm *vm, *vm2 = (struct vm *)1;
+	char why[160];
+
+	vm = create_or_skip(&cfg);
+	if (!vm)
+		T_SKIP("no guest_memfd");
+	cfg.inherit = true;
+	cfg.mem_fd = dup(vm_mem_fd(vm));
+	ASSERT_TRUE(cfg.mem_fd >= 0);
+	EXPECT_ERR(vm_create(&cfg, &vm2, why, sizeof(why)), -EINVAL);
+	printf("# %s\n", why);
+	EXPECT_TRUE(vm2 == NULL);
+	vm_destroy(vm);
+}
+
 static const struct t_case cases[] = {
 	T(guest_boots_and_makes_progress),
 	T(guest_writes_visible_in_host_mapping),
@@ -255,6 +311,8 @@ static const struct t_case cases[] = {
 	T(inject_bad_bank_einval),
 	T(two_vcpus_inject_one),
 	T(bad_config_einval),
+	T(inherit_memfd_keeps_memory),
+	T(inherit_guest_memfd_refused),
 };
 
 T_MAIN("vmm/test_vm", cases)
