@@ -75,4 +75,5 @@ FUZZ_SRCS := \
 
 BENCH_SRCS := \
 	bench/bench_gmem.c \
-	bench/bench_mm.c
+	bench/bench_mm.c \
+	bench/bench_vmm.c

@@ -144,6 +144,8 @@ struct vcpu {
 	unsigned int nwords;
 	struct vmm_mce_report reports[VMM_MAX_REPORTS];
 	unsigned int nr_reports;
+	/* CLOCK_MONOTONIC at the first OUT of the report being received, of the last completed one. */
+	struct timespec report_start, last_report_start;
 };
 
 struct vm {
@@ -462,6 +464,8 @@ static void mce_word(struct vcpu *vcpu, u32 v)
 {
 	unsigned int i = vcpu->nwords / 2;
 
+	if (!vcpu->nwords)
+		clock_gettime(CLOCK_MONOTONIC, &vcpu->report_start);
 	if (i < ARRAY_SIZE(vcpu->words))
 		vcpu->words[i][vcpu->nwords % 2] = v;
 	vcpu->nwords++;
@@ -492,6 +496,7 @@ static void mce_end(struct vcpu *vcpu, u32 nr_banks)
 	if (vcpu->nr_reports < VMM_MAX_REPORTS)
 		vcpu->reports[vcpu->nr_reports] = r;
 	vcpu->nr_reports++;
+	vcpu->last_report_start = vcpu->report_start;
 	vcpu->nwords = 0;
 	pthread_cond_broadcast(&vcpu->cond);
 }
@@ -861,6 +866,17 @@ unsigned int vm_vcpu_nr_mce_reports(struct vcpu *vcpu)
 
 	pthread_mutex_lock(&vcpu->lock);
 	n = vcpu->nr_reports;
+	pthread_mutex_unlock(&vcpu->lock);
+	return n;
+}
+
+unsigned int vm_vcpu_mce_report_time(struct vcpu *vcpu, struct timespec *ts)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&vcpu->lock);
+	n = vcpu->nr_reports;
+	*ts = vcpu->last_report_start;
 	pthread_mutex_unlock(&vcpu->lock);
 	return n;
 }

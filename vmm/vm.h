@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "base/compiler.h"
 #include "base/types.h"
@@ -170,6 +171,13 @@ int __must_check vm_wait_mce_report(struct vcpu *vcpu, unsigned int nth,
 
 /* Completed #MC reports so far. */
 unsigned int vm_vcpu_nr_mce_reports(struct vcpu *vcpu);
+
+/*
+ * For make bench (bench/bench_vmm.c): completed #MC reports so far, and in
+ * *@ts the CLOCK_MONOTONIC time the VMM saw the first OUT of the last one
+ * (the guest's #MC handler running); zero before any.
+ */
+unsigned int vm_vcpu_mce_report_time(struct vcpu *vcpu, struct timespec *ts);
 
 /*
  * Inject a machine check into @vcpu with KVM_X86_SET_MCE: MCi_STATUS,
