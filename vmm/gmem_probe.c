@@ -28,70 +28,7 @@
 #include "base/err.h"
 #include "base/types.h"
 #include "vmm/gmem_probe.h"
-
-/*
- * uAPI that an older <linux/kvm.h> lacks (Debian 12 ships 6.1 headers). The
- * values are the kernel's, from include/uapi/linux/kvm.h and
- * arch/x86/include/uapi/asm/kvm.h.
- */
-#ifndef KVM_CAP_USER_MEMORY2
-#define KVM_CAP_USER_MEMORY2		231
-#endif
-#ifndef KVM_CAP_GUEST_MEMFD
-#define KVM_CAP_GUEST_MEMFD		234
-#endif
-#ifndef KVM_CAP_GUEST_MEMFD_FLAGS
-#define KVM_CAP_GUEST_MEMFD_FLAGS	244
-#endif
-#ifndef KVM_MEM_GUEST_MEMFD
-#define KVM_MEM_GUEST_MEMFD		(1UL << 2)
-#endif
-#ifndef GUEST_MEMFD_FLAG_MMAP
-#define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
-#endif
-#ifndef GUEST_MEMFD_FLAG_INIT_SHARED
-#define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
-#endif
-#ifndef KVM_X86_DEFAULT_VM
-#define KVM_X86_DEFAULT_VM		0
-#endif
-
-/*
- * Our own copies of the two argument structs, laid out as the kernel's
- * struct kvm_create_guest_memfd and struct kvm_userspace_memory_region2, so
- * the code builds with or without them in <linux/kvm.h>. The ioctl number
- * encodes the size; the assertions below catch any disagreement with a
- * system header that does define the ioctls.
- */
-struct probe_create_gmem {
-	u64 size;
-	u64 flags;
-	u64 reserved[6];
-};
-
-struct probe_region2 {
-	u32 slot;
-	u32 flags;
-	u64 guest_phys_addr;
-	u64 memory_size;
-	u64 userspace_addr;
-	u64 guest_memfd_offset;
-	u32 guest_memfd;
-	u32 pad1;
-	u64 pad2[14];
-};
-
-#ifndef KVM_CREATE_GUEST_MEMFD
-#define KVM_CREATE_GUEST_MEMFD		_IOWR(KVMIO, 0xd4, struct probe_create_gmem)
-#endif
-#ifndef KVM_SET_USER_MEMORY_REGION2
-#define KVM_SET_USER_MEMORY_REGION2	_IOW(KVMIO, 0x49, struct probe_region2)
-#endif
-
-BUILD_BUG_ON(sizeof(struct probe_create_gmem) != 64);
-BUILD_BUG_ON(sizeof(struct probe_region2) != 160);
-BUILD_BUG_ON(KVM_CREATE_GUEST_MEMFD != 0xC040AED4u);
-BUILD_BUG_ON(KVM_SET_USER_MEMORY_REGION2 != 0x40A0AE49u);
+#include "vmm/kvm_uapi.h"
 
 #define GMEM_SIZE	(2 * SZ_1M)
 
@@ -217,7 +154,7 @@ static int new_vm(struct probe *p)
 /* KVM_CREATE_GUEST_MEMFD: the new (tracked) fd, or -errno. */
 static int gmem_create(struct probe *p, int vm, u64 size, u64 flags)
 {
-	struct probe_create_gmem args = { .size = size, .flags = flags };
+	struct uapi_create_guest_memfd args = { .size = size, .flags = flags };
 	int fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
 
 	if (fd < 0)
@@ -235,7 +172,7 @@ static int new_gmem(struct probe *p, int vm, u64 size, u64 flags)
 /* KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD: 0 or -errno. */
 static int bind_slot(int vm, u32 slot, u64 gpa, u64 size, void *uaddr, int gmem, u64 off)
 {
-	struct probe_region2 region = {
+	struct uapi_userspace_memory_region2 region = {
 		.slot = slot,
 		.flags = KVM_MEM_GUEST_MEMFD,
 		.guest_phys_addr = gpa,

@@ -39,60 +39,8 @@
 #include "base/err.h"
 #include "base/types.h"
 #include "vmm/guest/layout.h"
+#include "vmm/kvm_uapi.h"
 #include "vmm/vm.h"
-
-/* uAPI an older <linux/kvm.h> lacks (include/uapi/linux/kvm.h, asm/kvm.h). */
-#ifndef KVM_CAP_USER_MEMORY2
-#define KVM_CAP_USER_MEMORY2		231
-#endif
-#ifndef KVM_CAP_GUEST_MEMFD
-#define KVM_CAP_GUEST_MEMFD		234
-#endif
-#ifndef KVM_CAP_GUEST_MEMFD_FLAGS
-#define KVM_CAP_GUEST_MEMFD_FLAGS	244
-#endif
-#ifndef KVM_MEM_GUEST_MEMFD
-#define KVM_MEM_GUEST_MEMFD		(1UL << 2)
-#endif
-#ifndef GUEST_MEMFD_FLAG_MMAP
-#define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
-#endif
-#ifndef GUEST_MEMFD_FLAG_INIT_SHARED
-#define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
-#endif
-#ifndef KVM_X86_DEFAULT_VM
-#define KVM_X86_DEFAULT_VM		0
-#endif
-
-struct vmm_create_gmem {
-	u64 size;
-	u64 flags;
-	u64 reserved[6];
-};
-
-struct vmm_region2 {
-	u32 slot;
-	u32 flags;
-	u64 guest_phys_addr;
-	u64 memory_size;
-	u64 userspace_addr;
-	u64 guest_memfd_offset;
-	u32 guest_memfd;
-	u32 pad1;
-	u64 pad2[14];
-};
-
-#ifndef KVM_CREATE_GUEST_MEMFD
-#define KVM_CREATE_GUEST_MEMFD		_IOWR(KVMIO, 0xd4, struct vmm_create_gmem)
-#endif
-#ifndef KVM_SET_USER_MEMORY_REGION2
-#define KVM_SET_USER_MEMORY_REGION2	_IOW(KVMIO, 0x49, struct vmm_region2)
-#endif
-
-BUILD_BUG_ON(sizeof(struct vmm_create_gmem) != 64);
-BUILD_BUG_ON(sizeof(struct vmm_region2) != 160);
-BUILD_BUG_ON(KVM_CREATE_GUEST_MEMFD != 0xC040AED4u);
-BUILD_BUG_ON(KVM_SET_USER_MEMORY_REGION2 != 0x40A0AE49u);
 
 /* The payload, built from vmm/guest/guest.S and embedded by vmm/guest/blob.S. */
 extern const u8 vmm_guest_bin_start[];
@@ -181,7 +129,7 @@ static __printf(4, 5) int fail(char *why, size_t len, int err, const char *fmt, 
 static int create_gmem_memory(struct vm *vm, char *why, size_t len)
 {
 	u64 want = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
-	struct vmm_create_gmem args = { .size = vm->mem_size, .flags = want };
+	struct uapi_create_guest_memfd args = { .size = vm->mem_size, .flags = want };
 	long flags;
 
 	if (ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY2) <= 0 ||
@@ -212,7 +160,7 @@ static int create_memfd_memory(struct vm *vm, char *why, size_t len)
 
 static int bind_memory(struct vm *vm, char *why, size_t len)
 {
-	struct vmm_region2 r2 = {
+	struct uapi_userspace_memory_region2 r2 = {
 		.slot = 0,
 		.guest_phys_addr = 0,
 		.memory_size = vm->mem_size,
