@@ -42,7 +42,8 @@ KHO_SRCS := \
 
 SCN_SRCS := \
 	scn/interp.c \
-	scn/parse.c
+	scn/parse.c \
+	scn/switch.c
 
 # The real KVM side: base/ and system headers only (scripts/check-layering.sh).
 VMM_SRCS := \

@@ -76,4 +76,29 @@ int scn_errorf(struct scn_error *err, int line, int col, const char *fmt, ...) _
 int scn_parse_num(const char *s, u64 *out);
 bool scn_valid_name(const char *s);
 
+/* switch.c: the switches `switch` sets and `vary` varies. */
+enum scn_switch_id {
+	SCN_SW_PANIC_RULE,
+	SCN_SW_MF_DELAYED_FIX,
+	SCN_SW_GMEM_MF_STAGE,
+	SCN_SW_GMEM_MF_KILL,
+	SCN_SW_TDX_BUG,
+	SCN_SW_SPLIT_POISON,
+	SCN_SW_KHO_POISON,
+	__NR_SCN_SWITCHES,
+};
+
+struct scn_switch {
+	const char *key;
+	const char *const *vals;	/* index = the model's enum value */
+	int nvals;
+};
+
+extern const struct scn_switch scn_switches[__NR_SCN_SWITCHES];
+const struct scn_switch *scn_switch_find(const char *key);
+/* The index of @val among @sw's values, or -1. */
+int scn_switch_value(const struct scn_switch *sw, const char *val);
+/* "a, b or c" into @buf. */
+const char *scn_switch_values(const struct scn_switch *sw, char *buf, size_t len);
+
 #endif

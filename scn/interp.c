@@ -414,63 +414,45 @@ static int run_vary(struct scn_ctx *c, const struct scn_stmt *st)
 
 static int set_switch(struct scn_ctx *c, const struct scn_stmt *st, const char *key, const char *val)
 {
-	if (!strcmp(key, "panic_rule")) {
-		for (int i = 0; i < __NR_MF_PANIC_RULES; i++)
-			if (!strcmp(val, mf_panic_rule_names[i])) {
-				c->host->sysctl.panic_rule = (enum mf_panic_rule)i;
-				return 0;
-			}
-		return fail(c, st, "panic_rule must be mainline, v4 or v9, not '%s'", val);
+	const struct scn_switch *sw = scn_switch_find(key);
+	char vals[128];
+	int v;
+
+	if (!sw)
+		return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
+			    "gmem_mf_kill, tdx_bug, split_poison, kho_poison)", key);
+	v = scn_switch_value(sw, val);
+	if (v < 0)
+		return fail(c, st, "%s must be %s, not '%s'", key, scn_switch_values(sw, vals, sizeof(vals)),
+			    val);
+	switch ((enum scn_switch_id)(sw - scn_switches)) {
+	case SCN_SW_PANIC_RULE:
+		c->host->sysctl.panic_rule = (enum mf_panic_rule)v;
+		break;
+	case SCN_SW_MF_DELAYED_FIX:
+		c->host->sysctl.mf_delayed_fix = v;
+		break;
+	case SCN_SW_GMEM_MF_STAGE:
+		kvm_state(c->host)->gmem_mf_stage = (enum gmem_mf_stage)v;
+		break;
+	case SCN_SW_GMEM_MF_KILL:
+		kvm_state(c->host)->gmem_mf_kill = (enum gmem_mf_kill)v;
+		break;
+	case SCN_SW_TDX_BUG:
+		kvm_state(c->host)->tdx_bug_policy = (enum tdx_bug_policy)v;
+		break;
+	case SCN_SW_SPLIT_POISON:
+		c->host->sysctl.guestmem_split_poison = v;
+		break;
+	case SCN_SW_KHO_POISON:
+		c->kho_poison = (enum kho_poison_policy)v;
+		if (c->kho_active)
+			c->kho.poison = c->kho_poison;
+		break;
+	case __NR_SCN_SWITCHES:
+		break;
 	}
-	if (!strcmp(key, "mf_delayed_fix")) {
-		if (strcmp(val, "on") && strcmp(val, "off"))
-			return fail(c, st, "mf_delayed_fix must be on or off");
-		c->host->sysctl.mf_delayed_fix = !strcmp(val, "on");
-		return 0;
-	}
-	if (!strcmp(key, "gmem_mf_stage")) {
-		for (int i = 0; i < __NR_GMEM_MF_STAGES; i++)
-			if (!strcmp(val, gmem_mf_stage_names[i])) {
-				kvm_state(c->host)->gmem_mf_stage = (enum gmem_mf_stage)i;
-				return 0;
-			}
-		return fail(c, st, "gmem_mf_stage must be eventual or initial");
-	}
-	if (!strcmp(key, "split_poison")) {
-		if (strcmp(val, "distribute") && strcmp(val, "copy_head"))
-			return fail(c, st, "split_poison must be distribute or copy_head");
-		c->host->sysctl.guestmem_split_poison = strcmp(val, "distribute") ? GUESTMEM_POISON_COPY_HEAD :
-							GUESTMEM_POISON_DISTRIBUTE;
-		return 0;
-	}
-	if (!strcmp(key, "gmem_mf_kill")) {
-		for (int i = 0; i < __NR_GMEM_MF_KILLS; i++)
-			if (!strcmp(val, gmem_mf_kill_names[i])) {
-				kvm_state(c->host)->gmem_mf_kill = (enum gmem_mf_kill)i;
-				return 0;
-			}
-		return fail(c, st, "gmem_mf_kill must be sigbus or sigkill_current");
-	}
-	if (!strcmp(key, "tdx_bug")) {
-		for (int i = 0; i < __NR_TDX_BUG_POLICIES; i++)
-			if (!strcmp(val, tdx_bug_policy_names[i])) {
-				kvm_state(c->host)->tdx_bug_policy = (enum tdx_bug_policy)i;
-				return 0;
-			}
-		return fail(c, st, "tdx_bug must be hwpoison or buggy_cleanup");
-	}
-	if (!strcmp(key, "kho_poison")) {
-		for (int i = 0; i < __NR_KHO_POISON_POLICIES; i++)
-			if (!strcmp(val, kho_poison_policy_names[i])) {
-				c->kho_poison = (enum kho_poison_policy)i;
-				if (c->kho_active)
-					c->kho.poison = c->kho_poison;
-				return 0;
-			}
-		return fail(c, st, "kho_poison must be refuse or carry");
-	}
-	return fail(c, st, "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
-		    "gmem_mf_kill, tdx_bug, split_poison, kho_poison)", key);
+	return 0;
 }
 
 static int run_switch(struct scn_ctx *c, const struct scn_stmt *st)
@@ -2559,49 +2541,18 @@ static int check_switch(const struct scn_stmt *st, const void *syms, struct scn_
 {
 	for (int i = 0; i < st->nargs; i++) {
 		const struct scn_arg *a = &st->args[i];
-		int k;
+		const struct scn_switch *sw = a->key ? scn_switch_find(a->key) : NULL;
+		char vals[128];
 
-		if (a->key && !strcmp(a->key, "mf_delayed_fix")) {
-			if (strcmp(a->val, "on") && strcmp(a->val, "off"))
-				return scn_errorf(err, st->line, a->col + 15, "mf_delayed_fix must be on or off");
-			continue;
-		}
-		if (a->key && !strcmp(a->key, "gmem_mf_stage")) {
-			if (strcmp(a->val, "initial") && strcmp(a->val, "eventual"))
-				return scn_errorf(err, st->line, a->col + 14, "gmem_mf_stage must be initial or eventual");
-			continue;
-		}
-		if (a->key && !strcmp(a->key, "split_poison")) {
-			if (strcmp(a->val, "distribute") && strcmp(a->val, "copy_head"))
-				return scn_errorf(err, st->line, a->col + 13, "split_poison must be distribute or copy_head");
-			continue;
-		}
-		if (a->key && !strcmp(a->key, "gmem_mf_kill")) {
-			if (strcmp(a->val, "sigbus") && strcmp(a->val, "sigkill_current"))
-				return scn_errorf(err, st->line, a->col + 13, "gmem_mf_kill must be sigbus or sigkill_current");
-			continue;
-		}
-		if (a->key && !strcmp(a->key, "tdx_bug")) {
-			if (strcmp(a->val, "hwpoison") && strcmp(a->val, "buggy_cleanup"))
-				return scn_errorf(err, st->line, a->col + 8, "tdx_bug must be hwpoison or buggy_cleanup");
-			continue;
-		}
-		if (a->key && !strcmp(a->key, "kho_poison")) {
-			if (strcmp(a->val, "refuse") && strcmp(a->val, "carry"))
-				return scn_errorf(err, st->line, a->col + 11, "kho_poison must be refuse or carry");
-			continue;
-		}
-		if (!a->key || strcmp(a->key, "panic_rule"))
+		if (!sw)
 			return scn_errorf(err, st->line, a->col,
 					  "unknown switch '%s' (known: panic_rule, mf_delayed_fix, gmem_mf_stage, "
 					  "gmem_mf_kill, tdx_bug, split_poison, kho_poison)",
 					  a->key ? a->key : a->val);
-		for (k = 0; k < __NR_MF_PANIC_RULES; k++)
-			if (!strcmp(a->val, mf_panic_rule_names[k]))
-				break;
-		if (k == __NR_MF_PANIC_RULES)
-			return scn_errorf(err, st->line, a->col + 11,
-					  "panic_rule must be mainline, v4 or v9, not '%s'", a->val);
+		if (scn_switch_value(sw, a->val) < 0)
+			return scn_errorf(err, st->line, a->col + (int)strlen(a->key) + 1,
+					  "%s must be %s, not '%s'", a->key,
+					  scn_switch_values(sw, vals, sizeof(vals)), a->val);
 	}
 	return 0;
 }

@@ -793,33 +793,17 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 				goto fail;
 			}
 			f->vary_line = st->line;
-			if (!strcmp(f->vary_key, "mf_delayed_fix") || !strcmp(f->vary_key, "gmem_mf_stage") ||
-			    !strcmp(f->vary_key, "gmem_mf_kill") || !strcmp(f->vary_key, "tdx_bug") ||
-			    !strcmp(f->vary_key, "split_poison") || !strcmp(f->vary_key, "kho_poison")) {
-				static const char *const ok[] = {
-					"on", "off", "initial", "eventual", "sigbus", "sigkill_current",
-					"hwpoison", "buggy_cleanup", "distribute", "copy_head", "refuse", "carry",
-				};
+			if (scn_switch_find(f->vary_key)) {
+				const struct scn_switch *sw = scn_switch_find(f->vary_key);
+				char vals[128];
 
 				for (int k = 0; k < f->nvary; k++) {
-					bool known = false;
-
-					for (size_t j = 0; j < ARRAY_SIZE(ok); j++)
-						known |= !strcmp(f->vary_vals[k], ok[j]);
-					if (known)
+					if (scn_switch_value(sw, f->vary_vals[k]) >= 0)
 						continue;
-					ret = errorf(err, st->line, a->col, "unknown value '%s' for %s",
-						     f->vary_vals[k], f->vary_key);
+					ret = errorf(err, st->line, a->col, "%s must be %s, not '%s'", f->vary_key,
+						     scn_switch_values(sw, vals, sizeof(vals)), f->vary_vals[k]);
 					goto fail;
 				}
-			} else if (!strcmp(f->vary_key, "panic_rule")) {
-				for (int k = 0; k < f->nvary; k++)
-					if (strcmp(f->vary_vals[k], "mainline") && strcmp(f->vary_vals[k], "v4") &&
-					    strcmp(f->vary_vals[k], "v9")) {
-						ret = errorf(err, st->line, a->col, "panic_rule must be mainline, v4 or v9, not '%s'",
-							     f->vary_vals[k]);
-						goto fail;
-					}
 			} else if (!strcmp(f->vary_key, "arch") || !strcmp(f->vary_key, "apei")) {
 				for (int k = 0; k < f->nvary; k++)
 					if (strcmp(f->vary_vals[k], "x86") && strcmp(f->vary_vals[k], "arm64") &&

@@ -93,6 +93,8 @@ run_suite conformance bash -c 'conformance_suite "$1"' conformance "$GMF"
 
 # gmf kho: save, dump and restore images, and refuse invalid ones.
 run_suite cli/kho tests/cli/test_kho.sh "$GMF" "$TBUILD/cli-kho"
+# Scenario switches: each takes only its own values, in switch and vary.
+run_suite cli/switch tests/cli/test_switch.sh "$GMF" "$TBUILD/cli-switch"
 
 # gmf vmm on real KVM: run, inject, status, kill -9, re-fence; 77 without /dev/kvm.
 run_suite cli/vmm tests/cli/test_vmm.sh "$GMF" "$TBUILD/cli-vmm"
