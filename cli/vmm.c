@@ -779,6 +779,8 @@ static int vmm_run(int argc, char **argv)
 					status = 1;
 					break;
 				}
+				/* The counters are read with the guest stopped: nothing runs after. */
+				vm_stop(r.vm);
 				printf("gmf vmm: live update after %g seconds: memfd %d kept", update_after,
 				       update_fd);
 				for (int i = 0; i < vm_nr_vcpus(r.vm); i++)
@@ -816,7 +818,7 @@ static int vmm_run(int argc, char **argv)
 		u32 reason = 0;
 		enum vcpu_stop why_stop = vm_vcpu_stop_reason(vm_vcpu(r.vm, i), &reason);
 
-		if (why_stop != VCPU_RUNNING) {
+		if (why_stop != VCPU_RUNNING && why_stop != VCPU_STOPPED) {
 			printf("gmf vmm: vCPU %d stopped early (reason %d, exit %u)\n", i, (int)why_stop,
 			       reason);
 			if (!status)

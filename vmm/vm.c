@@ -659,10 +659,8 @@ int vm_start(struct vm *vm)
 	return ret;
 }
 
-void vm_destroy(struct vm *vm)
+void vm_stop(struct vm *vm)
 {
-	if (!vm)
-		return;
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
@@ -682,6 +680,13 @@ void vm_destroy(struct vm *vm)
 		pthread_join(vcpu->thread, NULL);
 		vcpu->thread_started = false;
 	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	vm_stop(vm);
 	vm_free(vm);
 }
 

@@ -104,7 +104,7 @@ struct vmm_mce_report {
 /* Why a vCPU thread stopped running its guest. */
 enum vcpu_stop {
 	VCPU_RUNNING,
-	VCPU_STOPPED,		/* vm_destroy() asked it to */
+	VCPU_STOPPED,		/* vm_stop() asked it to */
 	VCPU_UNEXPECTED,	/* the guest took an exception other than #MC */
 	VCPU_SHUTDOWN,		/* triple fault (e.g. #MC with MCIP set) */
 	VCPU_FAILED,		/* KVM_RUN failed or an exit we do not handle */
@@ -124,7 +124,13 @@ int __must_check vm_create(const struct vm_config *cfg, struct vm **out, char *w
 /* Start one thread per vCPU, each looping on KVM_RUN. */
 int __must_check vm_start(struct vm *vm);
 
-/* Stop the vCPU threads (kicking them out of KVM_RUN) and free everything. */
+/*
+ * Stop the vCPU threads, kicking them out of KVM_RUN, and join them; guest
+ * memory and the vCPU state stay readable. Each stops as VCPU_STOPPED.
+ */
+void vm_stop(struct vm *vm);
+
+/* vm_stop(), then free everything. */
 void vm_destroy(struct vm *vm);
 
 struct vcpu *vm_vcpu(struct vm *vm, int index);
