@@ -9,7 +9,8 @@
  *                median of REPS runs of RT_EXITS exits;
  *   intake AR    from rt_tgsigqueueinfo of SIGBUS BUS_MCEERR_AR on the vCPU
  *                thread (the intake path: handler, pipe, intake thread,
- *                KVM_X86_SET_MCE, the held vCPU re-entering);
+ *                KVM_X86_SET_MCE on the vCPU it holds, vm_vcpu_wake(), the
+ *                vCPU re-entering);
  *   direct       from a vmm_inject_mce() call on the main thread;
  * each to the VMM seeing the first OUT of the guest's #MC report (the
  * timestamp is taken on the vCPU thread, vm_vcpu_mce_report_time()), over

@@ -11,6 +11,11 @@
  *           intake's path (AR: rt_tgsigqueueinfo by vCPU 0's thread to itself,
  *           the only way the kernel lets a BUS_MCEERR_AR be queued; AO:
  *           rt_sigqueueinfo to its own process from its main thread);
+ *   reset   reset the guest of a running `gmf vmm run` over its control
+ *           socket: stop the vCPUs, punch every poisoned page out of the guest
+ *           memory file (FALLOC_FL_PUNCH_HOLE: a fresh page on next touch),
+ *           mark it repaired in the record, forget it in the intake, reset
+ *           the vCPUs to the payload's entry and start them again;
  *   status  print the pages of a poison record.
  *
  * Live update (issue 8 §5): `run --live-update-after S` backs the guest with
@@ -24,8 +29,9 @@
  * bound to another VM (docs/divergences.md), hence the memfd.
  *
  * The control socket is $XDG_RUNTIME_DIR/gmf-vmm-PID.sock (/tmp without it);
- * one request a connection, "inject GPA ar|ao\n"; the reply is lines of text
- * and a last line "status N", N the exit status of `gmf vmm inject`.
+ * one request a connection, "inject GPA ar|ao\n", "inject vmm ar|ao\n" (the
+ * VMM's own memory) or "reset\n"; the reply is lines of text and a last line
+ * "status N", N the exit status of `gmf vmm inject` or `gmf vmm reset`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +54,7 @@
 
 #include "base/alloc.h"
 #include "cli/cli.h"
+#include "cli/vmm_model.h"
 #include "vmm/guest/layout.h"
 #include "vmm/intake.h"
 #include "vmm/record.h"
@@ -63,15 +70,19 @@ static void vmm_usage(FILE *f)
 {
 	fprintf(f, "usage: gmf vmm run [--record DB] [--log FILE] [--memory SIZE] [--vcpus N]\n"
 		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n"
-		"                   [--live-update-after S]\n"
-		"       gmf vmm inject --pid P --gpa GPA [--ao]\n"
+		"                   [--vendor intel|amd] [--live-update-after S]\n"
+		"                   [--errors-from FILE.scn]\n"
+		"       gmf vmm inject --pid P (--gpa GPA | --vmm-memory) [--ao]\n"
+		"       gmf vmm reset --pid P\n"
 		"       gmf vmm status --record DB\n\n"
 		"The small VMM on real KVM, its memory-error intake and its poison record:\n"
 		"  run     start the VM (guest_memfd, or memfd where the kernel has none) and\n"
-		"          the intake; fence the pages the record holds; serve 'inject'\n"
+		"          the intake; fence the pages the record holds; serve 'inject', 'reset'\n"
 		"  inject  send the running VMM with pid P a memory error (AR, or AO with --ao)\n"
-		"          for guest physical address GPA, print the intake's event and the\n"
-		"          guest's report of its #MC\n"
+		"          for guest physical address GPA (or in its own memory), print the\n"
+		"          intake's event and the guest's report of its #MC\n"
+		"  reset   reset the guest of the running VMM with pid P, replacing every\n"
+		"          poisoned page (punched out of the guest memory file)\n"
 		"  status  print the pages of the poison record DB\n\n"
 		"'gmf vmm COMMAND --help' has the options. Exit status: 0 success, 1 a\n"
 		"failure, 2 usage or a bad record, 71 an AR in the VMM's own memory, 75\n"
@@ -82,7 +93,8 @@ static void run_usage(FILE *f)
 {
 	fprintf(f, "usage: gmf vmm run [--record DB] [--log FILE] [--memory SIZE] [--vcpus N]\n"
 		"                   [--threshold N --window SECONDS] [--seconds S] [--local]\n"
-		"                   [--live-update-after S]\n\n"
+		"                   [--vendor intel|amd] [--live-update-after S]\n"
+		"                   [--errors-from FILE.scn]\n\n"
 		"  --record DB       the poison record (SQLite; created if missing); its pages\n"
 		"                    are fenced again on start\n"
 		"  --log FILE        the JSON Lines event log (docs/vmm-record.md); needs --record\n"
@@ -92,14 +104,21 @@ static void run_usage(FILE *f)
 		"  --threshold N     evict (exit 75) when N distinct pages were first seen\n"
 		"  --window SECONDS  within SECONDS; both or neither; needs --record\n"
 		"  --seconds S       stop after S seconds (default: at SIGTERM or SIGINT)\n"
-		"  --local           no broadcast #MC to the other vCPUs\n"
+		"  --local           a local machine check: no broadcast #MC to the other\n"
+		"                    vCPUs; on Intel MCG_CAP has MCG_LMCE_P (KVM must offer\n"
+		"                    it, else exit 1) and MCG_STATUS carries MCG_STATUS_LMCES\n"
+		"  --vendor V        the #MC's form: intel (default) or amd (MCi_STATUS with\n"
+		"                    POISON, no AO injected, no broadcast)\n"
 		"  --live-update-after S\n"
 		"                    guest memory on a memfd; after S seconds re-exec the VMM\n"
 		"                    keeping the guest memory and the record: the new process\n"
 		"                    fences the recorded pages again and continues the guest\n"
 		"                    from its entry on the kept memory (once; --seconds counts\n"
 		"                    again from the re-exec)\n"
-		"  --inherit-fd N    (used by the live update) the guest memory is the memfd N\n\n"
+		"  --inherit-fd N    (used by the live update) the guest memory is the memfd N\n"
+		"  --errors-from FILE.scn\n"
+		"                    run the scenario in the model and deliver the SIGBUS and\n"
+		"                    memory-fault exits it gives the VMM (docs/vmm-model.md)\n\n"
 		"Prints 'gmf vmm: pid P, guest memory 0x0..END, KIND' and the intake's lines on\n"
 		"stdout. Exit status: 0 a clean stop, 1 a failure, 2 usage or a bad record,\n"
 		"71 an AR in the VMM's own memory, 75 eviction, 77 no /dev/kvm.\n", VMM_MAX_VCPUS);
@@ -107,22 +126,39 @@ static void run_usage(FILE *f)
 
 static void inject_usage(FILE *f)
 {
-	fprintf(f, "usage: gmf vmm inject --pid P --gpa GPA [--ao]\n\n"
+	fprintf(f, "usage: gmf vmm inject --pid P (--gpa GPA | --vmm-memory) [--ao]\n\n"
 		"Send the 'gmf vmm run' with pid P a memory error for the guest page at GPA\n"
 		"(hex with 0x, or decimal): an action-required error consumed by vCPU 0\n"
 		"(SIGBUS BUS_MCEERR_AR on its thread), or with --ao an action-optional one\n"
 		"(BUS_MCEERR_AO to the process). Prints the intake's event and the guest's\n"
-		"report of the #MC. Exit status: 0 handled, 1 not handled or no such VMM,\n"
-		"2 usage or a gpa beyond guest memory, 77 no /dev/kvm.\n");
+		"report of the #MC. With --vmm-memory the error is in the VMM's own memory\n"
+		"(a word of its data, raised on its main thread): an AO there is ignored,\n"
+		"an AR is fatal and the VMM exits with status 71. Exit status: 0 handled,\n"
+		"1 not handled or no such VMM, 2 usage or a gpa beyond guest memory,\n"
+		"77 no /dev/kvm.\n");
+}
+
+static void reset_usage(FILE *f)
+{
+	fprintf(f, "usage: gmf vmm reset --pid P\n\n"
+		"Reset the guest of the 'gmf vmm run' with pid P: its vCPUs stop; every\n"
+		"poisoned page (the errors it handled and the pages fenced from its record)\n"
+		"is punched out of the guest memory file (FALLOC_FL_PUNCH_HOLE |\n"
+		"FALLOC_FL_KEEP_SIZE on the guest_memfd or memfd: a fresh page on next\n"
+		"touch), marked repaired in the record and forgotten by the intake (a new\n"
+		"error on it is injected again); the vCPUs restart at the payload's entry.\n"
+		"Prints one line per page and the restarted guest's progress. Exit status:\n"
+		"0 done, 1 a page not replaced, the guest not restarted or no such VMM,\n"
+		"2 usage, 77 no /dev/kvm.\n");
 }
 
 static void status_usage(FILE *f)
 {
 	fprintf(f, "usage: gmf vmm status --record DB\n\n"
-		"Print one line per poisoned page of the record DB (gpa, offset, kind of the\n"
-		"first sighting, action of the last, sightings, first and last time, UTC)\n"
-		"and a summary. Exit status: 0, 1 the integrity check failed, 2 usage or a\n"
-		"missing or bad record.\n");
+		"Print one line per page of the record DB (gpa, offset, kind of the first\n"
+		"sighting, action of the last, sightings, first and last time, UTC, and its\n"
+		"state: poisoned, or repaired at a guest reset) and a summary. Exit status:\n"
+		"0, 1 the integrity check failed, 2 usage or a missing or bad record.\n");
 }
 
 static bool is_help(const char *s)
@@ -216,7 +252,7 @@ static int vmm_status(int argc, char **argv)
 	const char *db = NULL;
 	struct record *rec;
 	struct record_page *pages = NULL;
-	size_t nr = 0, kinds[3] = { 0 };
+	size_t nr = 0, kinds[3] = { 0 }, repaired = 0;
 	unsigned long sightings = 0;
 	char err[512], msg[256];
 	struct stat st;
@@ -259,24 +295,36 @@ static int vmm_status(int argc, char **argv)
 	}
 	printf("poison record %s: %zu page%s\n", db, nr, nr == 1 ? "" : "s");
 	if (nr)
-		printf("  %-12s %-12s %-12s %-13s %5s  %-24s  %s\n", "gpa", "offset", "kind", "action",
-		       "count", "first (UTC)", "last (UTC)");
+		printf("  %-12s %-12s %-12s %-13s %5s  %-24s  %-24s  %s\n", "gpa", "offset", "kind",
+		       "action", "count", "first (UTC)", "last (UTC)", "state");
 	for (size_t i = 0; i < nr; i++) {
 		const struct record_page *p = &pages[i];
 		char first[48], last[48];
 
 		fmt_time(first, sizeof(first), p->first_ns);
 		fmt_time(last, sizeof(last), p->last_ns);
-		printf("  %#-12" PRIx64 " %#-12" PRIx64 " %-12s %-13s %5u  %-24s  %s\n", p->gpa,
-		       p->offset, record_kind_name(p->kind), p->action, p->count, first, last);
-		if ((unsigned int)p->kind < 3)
+		printf("  %#-12" PRIx64 " %#-12" PRIx64 " %-12s %-13s %5u  %-24s  %-24s  %s", p->gpa,
+		       p->offset, record_kind_name(p->kind), p->action, p->count, first, last,
+		       p->repaired ? "repaired" : "poisoned");
+		if (p->repairs) {
+			char at[48];
+
+			fmt_time(at, sizeof(at), p->repaired_ns);
+			printf(" (repaired %u time%s, last %s)", p->repairs, p->repairs == 1 ? "" : "s",
+			       at);
+		}
+		printf("\n");
+		if (p->repaired)
+			repaired++;
+		else if ((unsigned int)p->kind < 3)
 			kinds[p->kind]++;
 		sightings += p->count;
 	}
 	ret = record_check(rec, msg, sizeof(msg));
-	printf("%zu poisoned page%s (%zu AR, %zu AO, %zu memory-fault), %lu sighting%s, integrity %s\n",
-	       nr, nr == 1 ? "" : "s", kinds[RECORD_AR], kinds[RECORD_AO], kinds[RECORD_MEMORY_FAULT],
-	       sightings, sightings == 1 ? "" : "s", ret ? msg : "ok");
+	printf("%zu poisoned page%s (%zu AR, %zu AO, %zu memory-fault), %lu sighting%s, %zu repaired, integrity %s\n",
+	       nr - repaired, nr - repaired == 1 ? "" : "s", kinds[RECORD_AR], kinds[RECORD_AO],
+	       kinds[RECORD_MEMORY_FAULT], sightings, sightings == 1 ? "" : "s", repaired,
+	       ret ? msg : "ok");
 	if (ret)
 		status = 1;
 	kfree(pages);
@@ -318,6 +366,7 @@ static bool kvm_present(void)
 struct vmm_run {
 	struct vm *vm;
 	struct intake *in;
+	struct record *rec;		/* NULL without --record */
 	int wake[2];		/* the fatal callback -> the main loop */
 	int fatal_status;	/* 0, or the status the intake asked for */
 	FILE *reply;
@@ -443,6 +492,124 @@ static int serve_inject(struct vmm_run *r, u64 gpa, bool ao)
 	return 0;
 }
 
+static u64 pass_counter(struct vm *vm, int vcpu)
+{
+	return __atomic_load_n((u64 *)((u8 *)vm_mem(vm) + GUEST_PASS_GPA) + vcpu, __ATOMIC_RELAXED);
+}
+
+/* A word of the VMM's own data: where --vmm-memory's errors are. */
+static u64 vmm_own_word;
+
+/*
+ * An error in the VMM's own memory, raised on the main thread as one would
+ * come when it consumed that word (AR) or as the kernel reports a page of it
+ * (AO). The intake ignores the AO and asks the VMM to exit 71 at the AR
+ * (on_fatal(): the main loop stops after this reply).
+ */
+static int serve_inject_vmm(struct vmm_run *r, bool ao)
+{
+	static struct intake_event evs[INTAKE_MAX_EVENTS];
+	unsigned int before = intake_events(r->in, NULL, 0);
+	struct intake_event ev;
+	int ret;
+
+	ret = send_sigbus(ao ? 0 : (pid_t)syscall(SYS_gettid), ao ? BUS_MCEERR_AO : BUS_MCEERR_AR,
+			  &vmm_own_word) ? -errno : 0;
+	if (ret) {
+		reply(r, "raising SIGBUS in the VMM's own memory failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	if (intake_wait_events(r->in, before + 1, VMM_WAIT_MS)) {
+		reply(r, "the intake did not handle the error within %d ms\n", VMM_WAIT_MS);
+		return 1;
+	}
+	if (before >= INTAKE_MAX_EVENTS) {
+		reply(r, "intake: event %u handled (beyond the %d kept)\n", before + 1, INTAKE_MAX_EVENTS);
+		return 0;
+	}
+	intake_events(r->in, evs, INTAKE_MAX_EVENTS);
+	ev = evs[before];
+	reply(r, "intake: %s at host addr %#" PRIx64 " (the VMM's own memory): %s", intake_kind_name(ev.kind),
+	      ev.hva, intake_action_name(ev.action));
+	if (ev.action == INTAKE_FATAL)
+		reply(r, ": the VMM exits with status %d", INTAKE_EXIT_VMM_MEMORY);
+	reply(r, "\n");
+	return ev.in_guest ? 1 : 0;
+}
+
+/*
+ * Guest reset (the issue's "on guest reset, punch out and replace poisoned
+ * pages"): stop the vCPUs, replace every poisoned page through the intake,
+ * reset the vCPUs, start them, wait for the workload to report a pass.
+ */
+static int serve_reset(struct vmm_run *r)
+{
+	static struct intake_repair reps[256];
+	const char *file = vm_mem_kind(r->vm) == VMM_MEM_GUEST_MEMFD ? "guest_memfd" : "memfd";
+	u64 before[VMM_MAX_VCPUS];
+	unsigned int failed = 0;
+	char why[256];
+	int nr, ret, status = 0;
+
+	vm_stop(r->vm);
+	for (int i = 0; i < vm_nr_vcpus(r->vm); i++)
+		before[i] = pass_counter(r->vm, i);
+	nr = intake_guest_reset(r->in, reps, ARRAY_SIZE(reps));
+	if (nr < 0) {
+		reply(r, "reset: the intake is stopped: %s\n", strerror(-nr));
+		return 1;
+	}
+	for (int i = 0; i < nr; i++) {
+		const struct intake_repair *p = &reps[i];
+
+		if (i >= (int)ARRAY_SIZE(reps)) {
+			reply(r, "reset: %d more pages (not listed)\n", nr - i);
+			break;
+		}
+		if (p->punch_ret) {
+			failed++;
+			reply(r, "reset: gpa %#" PRIx64 ", offset %#" PRIx64 ": punching out of the %s failed: %s; still poisoned\n",
+			      p->gpa, p->offset, file, strerror(-p->punch_ret));
+			continue;
+		}
+		reply(r, "reset: gpa %#" PRIx64 ", offset %#" PRIx64 " punched out of the %s, a fresh page on next touch",
+		      p->gpa, p->offset, file);
+		if (r->rec)
+			reply(r, p->record_ret ? "; NOT marked repaired in the record: %s" :
+			      "; marked repaired in the record%s", p->record_ret ? strerror(-p->record_ret) : "");
+		reply(r, "\n");
+		if (p->record_ret)
+			failed++;
+	}
+	reply(r, "reset: %d poisoned page%s, %d replaced\n", nr, nr == 1 ? "" : "s",
+	      nr - (int)failed);
+	ret = vm_reset(r->vm, why, sizeof(why));
+	if (!ret)
+		ret = vm_start(r->vm);
+	if (ret) {
+		reply(r, "reset: the guest did not restart: %s\n", ret == -EBUSY || why[0] ? why : strerror(-ret));
+		printf("gmf vmm: reset: the guest did not restart\n");
+		fflush(stdout);
+		return 1;
+	}
+	for (int i = 0; i < vm_nr_vcpus(r->vm); i++) {
+		struct vcpu *v = vm_vcpu(r->vm, i);
+
+		ret = vm_wait_progress(v, 1, VMM_WAIT_MS);
+		if (ret) {
+			reply(r, "guest: vCPU %d made no progress after the reset: %s\n", i, strerror(-ret));
+			status = 1;
+			continue;
+		}
+		reply(r, "guest: restarted at its entry: vCPU %d pass %" PRIu64 " (pass counter %" PRIu64
+		      " before the reset)\n", i, vm_vcpu_progress(v), before[i]);
+	}
+	printf("gmf vmm: reset done: %d poisoned page%s, %d replaced\n", nr, nr == 1 ? "" : "s",
+	       nr - (int)failed);
+	fflush(stdout);
+	return failed ? 1 : status;
+}
+
 static void serve(struct vmm_run *r, int lfd)
 {
 	char req[VMM_REQ_MAX], mode[8];
@@ -472,7 +639,16 @@ static void serve(struct vmm_run *r, int lfd)
 		close(fd);
 		return;
 	}
-	if (sscanf(req, "inject %" SCNx64 " %7s", &gpa, mode) == 2 &&
+	if (sscanf(req, "inject vmm %7s", mode) == 1 &&
+	    (!strcmp(mode, "ar") || !strcmp(mode, "ao"))) {
+		printf("gmf vmm: inject %s in the VMM's own memory (control socket)\n", mode);
+		fflush(stdout);
+		status = serve_inject_vmm(r, !strcmp(mode, "ao"));
+	} else if (!strcmp(req, "reset\n")) {
+		printf("gmf vmm: reset (control socket)\n");
+		fflush(stdout);
+		status = serve_reset(r);
+	} else if (sscanf(req, "inject %" SCNx64 " %7s", &gpa, mode) == 2 &&
 	    (!strcmp(mode, "ar") || !strcmp(mode, "ao"))) {
 		printf("gmf vmm: inject %s at gpa %#" PRIx64 " (control socket)\n", mode, gpa);
 		fflush(stdout);
@@ -489,17 +665,26 @@ static void serve(struct vmm_run *r, int lfd)
 static void refence(struct vmm_run *r, struct record *rec, const char *db)
 {
 	struct record_page *pages = NULL;
-	size_t nr = 0;
+	size_t nr = 0, fenced;
 	int ret = record_load(rec, &pages, &nr);
 
 	if (ret) {
 		printf("gmf vmm: %s: cannot load the recorded pages: %s\n", db, strerror(-ret));
 		return;
 	}
+	fenced = nr;
 	for (size_t i = 0; i < nr; i++) {
 		const struct record_page *p = &pages[i];
+		bool beyond;
 
-		bool beyond = intake_mark_poisoned(r->in, p->gpa) != 0;
+		if (p->repaired) {
+			printf("gmf vmm: not fenced: gpa %#" PRIx64 ", offset %#" PRIx64
+			       " was replaced at a guest reset (repaired, no error since)\n", p->gpa,
+			       p->offset);
+			fenced--;
+			continue;
+		}
+		beyond = intake_mark_poisoned(r->in, p->gpa) != 0;
 
 		printf("gmf vmm: fenced from the record: gpa %#" PRIx64 ", offset %#" PRIx64
 		       ", %s, %s, seen %u time%s%s\n", p->gpa, p->offset, record_kind_name(p->kind),
@@ -510,15 +695,10 @@ static void refence(struct vmm_run *r, struct record *rec, const char *db)
 	 * Known to the intake again: an AO on one of these pages is a
 	 * duplicate; an AR (the guest touched it) is injected, as before.
 	 */
-	printf("gmf vmm: %zu recorded page%s fenced from %s (marked poisoned; nothing injected)\n", nr,
-	       nr == 1 ? "" : "s", db);
+	printf("gmf vmm: %zu recorded page%s fenced from %s (marked poisoned; nothing injected)\n",
+	       fenced, fenced == 1 ? "" : "s", db);
 	fflush(stdout);
 	kfree(pages);
-}
-
-static u64 pass_counter(struct vm *vm, int vcpu)
-{
-	return __atomic_load_n((u64 *)((u8 *)vm_mem(vm) + GUEST_PASS_GPA) + vcpu, __ATOMIC_RELAXED);
 }
 
 /*
@@ -559,7 +739,8 @@ static void live_update_exec(int argc, char **argv, int fd)
 
 static int vmm_run(int argc, char **argv)
 {
-	const char *db = NULL, *log = NULL;
+	const char *db = NULL, *log = NULL, *errors_from = NULL;
+	struct vmm_model *model = NULL;
 	struct vm_config vcfg = { .mem = VMM_MEM_AUTO };
 	struct record_config rcfg = { .log_fd = -1 };
 	struct intake_config icfg = { .log = stdout, .vendor = INTAKE_INTEL };
@@ -588,7 +769,8 @@ static int vmm_run(int argc, char **argv)
 		} else if (strcmp(a, "--record") && strcmp(a, "--log") && strcmp(a, "--memory") &&
 			   strcmp(a, "--vcpus") && strcmp(a, "--threshold") && strcmp(a, "--window") &&
 			   strcmp(a, "--seconds") && strcmp(a, "--live-update-after") &&
-			   strcmp(a, "--inherit-fd")) {
+			   strcmp(a, "--inherit-fd") && strcmp(a, "--vendor") &&
+			   strcmp(a, "--errors-from")) {
 			fprintf(stderr, "gmf vmm run: unknown option '%s' (see gmf vmm run --help)\n", a);
 			return 2;
 		}
@@ -622,6 +804,14 @@ static int vmm_run(int argc, char **argv)
 		} else if (!strcmp(a, "--live-update-after")) {
 			if (!val || !parse_seconds(val, &update_after))
 				return bad_flag("run", a, val, "a number of seconds greater than 0");
+		} else if (!strcmp(a, "--errors-from")) {
+			if (!val)
+				return bad_flag("run", a, NULL, "a scenario file (docs/vmm-model.md)");
+			errors_from = val;
+		} else if (!strcmp(a, "--vendor")) {
+			if (!val || (strcmp(val, "intel") && strcmp(val, "amd")))
+				return bad_flag("run", a, val, "intel or amd");
+			icfg.vendor = !strcmp(val, "amd") ? INTAKE_AMD : INTAKE_INTEL;
 		} else if (!strcmp(a, "--inherit-fd")) {
 			if (!val || !parse_u64(val, &v) || v < 3 || v > INT_MAX ||
 			    fcntl((int)v, F_GETFD) < 0)
@@ -645,7 +835,13 @@ static int vmm_run(int argc, char **argv)
 		fprintf(stderr, "gmf vmm run: /dev/kvm is missing: no KVM on this machine (skipped)\n");
 		return VMM_EXIT_SKIP;
 	}
+	/* The model's errors, all checked before anything starts. */
+	if (errors_from && (status = vmm_model_load(errors_from, &vcfg, update_after > 0 ||
+						    inherit_fd >= 0, &model)))
+		return status;
 	rcfg.log_path = log;
+	/* A local #MC on Intel is an LMCE: MCG_CAP must say so (vm_create() checks KVM). */
+	vcfg.lmce = icfg.local && icfg.vendor == INTAKE_INTEL;
 	if (update_after > 0)
 		vcfg.mem = VMM_MEM_MEMFD;	/* a guest_memfd cannot move to a new VM */
 	if (inherit_fd >= 0) {
@@ -690,6 +886,7 @@ static int vmm_run(int argc, char **argv)
 		fflush(stdout);
 	}
 	icfg.record = rec;
+	r.rec = rec;
 	icfg.fatal = on_fatal;
 	icfg.fatal_arg = &r;
 	ret = intake_start(r.vm, &icfg, &r.in);
@@ -726,6 +923,8 @@ static int vmm_run(int argc, char **argv)
 	fflush(stdout);
 	if (rec)
 		refence(&r, rec, db);
+	if (model && vmm_model_deliver(model, r.vm, r.in))
+		status = 1;
 
 	if (update_after > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &update_at);
@@ -856,6 +1055,7 @@ out_sig:
 		close(r.wake[1]);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	vmm_model_free(model);
 	if (update_fd >= 0) {
 		if (!status) {
 			/* The vCPUs stopped, the record closed: exec the new VMM. */
@@ -869,63 +1069,31 @@ out_sig:
 
 /* ---- inject ------------------------------------------------------------------- */
 
-static int vmm_inject(int argc, char **argv)
+/*
+ * Send @req to the 'gmf vmm run' with pid @pid and copy its reply to stdout
+ * (stderr when the status says it failed): the reply's status, or 1.
+ */
+static int ctl_request(const char *cmd, long long pid, const char *req)
 {
 	struct sockaddr_un sa;
 	char path[sizeof(sa.sun_path)], line[512];
-	bool ao = false, have_gpa = false;
-	long long pid = 0;
-	int fd, status = 1;
-	u64 gpa = 0, v;
+	int fd, status;
 	FILE *f, *out;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (is_help(a)) {
-			inject_usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--ao")) {
-			ao = true;
-		} else if (!strcmp(a, "--pid")) {
-			if (!val || !parse_u64(val, &v) || v < 1 || v > INT_MAX)
-				return bad_flag("inject", a, val, "the pid of a running 'gmf vmm run'");
-			pid = (long long)v;
-			i++;
-		} else if (!strcmp(a, "--gpa")) {
-			if (!val || !parse_u64(val, &v))
-				return bad_flag("inject", a, val, "a guest physical address (0x... or decimal)");
-			gpa = v;
-			have_gpa = true;
-			i++;
-		} else {
-			fprintf(stderr, "gmf vmm inject: unknown option '%s' (see gmf vmm inject --help)\n", a);
-			return 2;
-		}
-	}
-	if (!pid || !have_gpa) {
-		fprintf(stderr, "gmf vmm inject: %s is required\n", !pid ? "--pid P" : "--gpa GPA");
-		return 2;
-	}
-	if (!kvm_present()) {
-		fprintf(stderr, "gmf vmm inject: /dev/kvm is missing: no KVM on this machine (skipped)\n");
-		return VMM_EXIT_SKIP;
-	}
 	if (sock_path((pid_t)pid, path, sizeof(path)) || sock_addr(path, &sa)) {
-		fprintf(stderr, "gmf vmm inject: the control socket's path is too long\n");
+		fprintf(stderr, "gmf vmm %s: the control socket's path is too long\n", cmd);
 		return 1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "gmf vmm inject: no 'gmf vmm run' with pid %lld (control socket %s: %s)\n",
-			pid, path, strerror(errno));
+		fprintf(stderr, "gmf vmm %s: no 'gmf vmm run' with pid %lld (control socket %s: %s)\n",
+			cmd, pid, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return 1;
 	}
-	snprintf(line, sizeof(line), "inject %#" PRIx64 " %s\n", gpa, ao ? "ao" : "ar");
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
-		fprintf(stderr, "gmf vmm inject: %s: %s\n", path, strerror(errno));
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		fprintf(stderr, "gmf vmm %s: %s: %s\n", cmd, path, strerror(errno));
 		close(fd);
 		return 1;
 	}
@@ -955,12 +1123,109 @@ static int vmm_inject(int argc, char **argv)
 		fclose(out);
 	}
 	if (status < 0) {
-		fprintf(stderr, "gmf vmm inject: pid %lld closed the connection without a status\n", pid);
+		fprintf(stderr, "gmf vmm %s: pid %lld closed the connection without a status\n", cmd,
+			pid);
 		return 1;
 	}
-	if (status)
+	return status;
+}
+
+static int vmm_inject(int argc, char **argv)
+{
+	bool ao = false, have_gpa = false, vmm_memory = false;
+	long long pid = 0;
+	char line[128];
+	int status;
+	u64 gpa = 0, v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (is_help(a)) {
+			inject_usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--ao")) {
+			ao = true;
+		} else if (!strcmp(a, "--vmm-memory")) {
+			vmm_memory = true;
+		} else if (!strcmp(a, "--pid")) {
+			if (!val || !parse_u64(val, &v) || v < 1 || v > INT_MAX)
+				return bad_flag("inject", a, val, "the pid of a running 'gmf vmm run'");
+			pid = (long long)v;
+			i++;
+		} else if (!strcmp(a, "--gpa")) {
+			if (!val || !parse_u64(val, &v))
+				return bad_flag("inject", a, val, "a guest physical address (0x... or decimal)");
+			gpa = v;
+			have_gpa = true;
+			i++;
+		} else {
+			fprintf(stderr, "gmf vmm inject: unknown option '%s' (see gmf vmm inject --help)\n", a);
+			return 2;
+		}
+	}
+	if (have_gpa && vmm_memory) {
+		fprintf(stderr, "gmf vmm inject: --gpa and --vmm-memory exclude each other\n");
+		return 2;
+	}
+	if (!pid || (!have_gpa && !vmm_memory)) {
+		fprintf(stderr, "gmf vmm inject: %s\n", !pid ? "--pid P is required" :
+			"--gpa GPA is required (or --vmm-memory)");
+		return 2;
+	}
+	if (!kvm_present()) {
+		fprintf(stderr, "gmf vmm inject: /dev/kvm is missing: no KVM on this machine (skipped)\n");
+		return VMM_EXIT_SKIP;
+	}
+	if (vmm_memory)
+		snprintf(line, sizeof(line), "inject vmm %s\n", ao ? "ao" : "ar");
+	else
+		snprintf(line, sizeof(line), "inject %#" PRIx64 " %s\n", gpa, ao ? "ao" : "ar");
+	status = ctl_request("inject", pid, line);
+	if (status && vmm_memory)
+		fprintf(stderr, "gmf vmm inject: the VMM's own memory, %s: failed (status %d)\n",
+			ao ? "AO" : "AR", status);
+	else if (status)
 		fprintf(stderr, "gmf vmm inject: gpa %#" PRIx64 " %s: failed (status %d)\n", gpa,
 			ao ? "AO" : "AR", status);
+	return status;
+}
+
+/* ---- reset -------------------------------------------------------------------- */
+
+static int vmm_reset(int argc, char **argv)
+{
+	long long pid = 0;
+	int status;
+	u64 v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (is_help(a)) {
+			reset_usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--pid")) {
+			if (!val || !parse_u64(val, &v) || v < 1 || v > INT_MAX)
+				return bad_flag("reset", a, val, "the pid of a running 'gmf vmm run'");
+			pid = (long long)v;
+			i++;
+		} else {
+			fprintf(stderr, "gmf vmm reset: unknown option '%s' (see gmf vmm reset --help)\n", a);
+			return 2;
+		}
+	}
+	if (!pid) {
+		fprintf(stderr, "gmf vmm reset: --pid P is required\n");
+		return 2;
+	}
+	if (!kvm_present()) {
+		fprintf(stderr, "gmf vmm reset: /dev/kvm is missing: no KVM on this machine (skipped)\n");
+		return VMM_EXIT_SKIP;
+	}
+	status = ctl_request("reset", pid, "reset\n");
+	if (status)
+		fprintf(stderr, "gmf vmm reset: pid %lld: failed (status %d)\n", pid, status);
 	return status;
 }
 
@@ -976,6 +1241,8 @@ int cmd_vmm(int argc, char **argv)
 		return vmm_inject(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "status"))
 		return vmm_status(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "reset"))
+		return vmm_reset(argc - 1, argv + 1);
 	if (argc >= 2)
 		fprintf(stderr, "gmf vmm: unknown command '%s'\n", argv[1]);
 	vmm_usage(stderr);

@@ -60,7 +60,8 @@ CLI_SRCS := \
 	cli/kho.c \
 	cli/main.c \
 	cli/run.c \
-	cli/vmm.c
+	cli/vmm.c \
+	cli/vmm_model.c
 
 HARNESS_SRCS := \
 	tests/harness/t_main.c \

@@ -102,6 +102,9 @@ run_suite cli/vmm tests/cli/test_vmm.sh "$GMF" "$TBUILD/cli-vmm"
 # gmf vmm live update: re-exec keeping guest memory and record, re-fence; 77 without /dev/kvm.
 run_suite cli/vmm-update tests/cli/test_vmm_update.sh "$GMF" "$TBUILD/cli-vmm-update"
 
+# gmf vmm run --errors-from: the model's errors on the real VMM; 77 without /dev/kvm.
+run_suite cli/vmm-model tests/cli/test_vmm_model.sh "$GMF" "$TBUILD/cli-vmm-model"
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 

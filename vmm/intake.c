@@ -11,7 +11,9 @@
  *   AMD AR     VAL|UC|EN|MISCV|ADDRV|POISON                MCIP|RIPV|EIPV
  *   AMD AO     not injected
  *   MCi_ADDR the gpa, MCi_MISC (MCI_MISC_ADDR_PHYS << 6) | 12 = 0x8c, bank 9;
- *   broadcast: the other vCPUs get bank 1, VAL|UC, MCG_STATUS MCIP|RIPV.
+ *   broadcast: the other vCPUs get bank 1, VAL|UC, MCG_STATUS MCIP|RIPV;
+ *   local (cfg->local) on Intel with MCG_LMCE_P in MCG_CAP: no broadcast and
+ *   MCG_STATUS_LMCES in MCG_STATUS (QEMU's kvm_mce_inject() with LMCE on).
  *
  * The guest memory is one memslot at gpa 0 backed from offset 0 of the guest
  * memory file and mapped whole at vm_mem() (vm.c), so hva, gpa and file
@@ -36,6 +38,7 @@
 #include "base/compiler.h"
 #include "base/types.h"
 #include "vmm/intake.h"
+#include "vmm/kvm_uapi.h"
 #include "vmm/vm.h"
 
 /* uAPI an older <linux/kvm.h> lacks (include/uapi/linux/kvm.h). */
@@ -49,7 +52,7 @@
 #define PAGE_SHIFT_4K		12
 #define ALTSTACK_SIZE		(64 * 1024)
 
-enum rec_src { REC_SIGNAL, REC_MEMORY_FAULT, REC_STOP };
+enum rec_src { REC_SIGNAL, REC_MEMORY_FAULT, REC_STOP, REC_RESET, REC_SEA };
 
 /* One record through the pipe: well under PIPE_BUF, so a write is atomic. */
 struct intake_rec {
@@ -59,8 +62,9 @@ struct intake_rec {
 	s32 vcpu;		/* the posting thread's vCPU, or -1 */
 	s32 tid;
 	u32 vseq;		/* the vCPU's posted count, 0 when not held */
-	u64 addr;		/* si_addr, or the memory fault's gpa */
-	u64 flags, size;	/* the memory fault's */
+	u64 addr;		/* si_addr, the memory fault's gpa, the reset's request */
+	u64 flags, size;	/* the memory fault's; an SEA's flags */
+	u64 esr, gva;		/* an SEA's (KVM_EXIT_ARM_SEA) */
 };
 
 BUILD_BUG_ON(sizeof(struct intake_rec) > 512);
@@ -95,6 +99,13 @@ struct intake {
 	} call[VMM_MAX_VCPUS];
 	struct intake_event events[INTAKE_MAX_EVENTS];
 	unsigned int nr_events;
+	unsigned int resets_done;	/* REC_RESET records handled */
+};
+
+/* A guest reset, handed to the intake thread (REC_RESET) and waited for. */
+struct reset_req {
+	struct intake_repair *out;
+	unsigned int max, nr;
 };
 
 static struct intake *intake_active;
@@ -110,7 +121,8 @@ static pid_t my_tid(void)
 /* Post @r; from the handler or a vCPU thread. Async-signal-safe. */
 static bool post(struct intake *in, struct intake_rec *r)
 {
-	bool hold = r->vcpu >= 0 && (r->si_code == BUS_MCEERR_AR || r->src == REC_MEMORY_FAULT);
+	bool hold = r->vcpu >= 0 && ((r->src == REC_SIGNAL && r->si_code == BUS_MCEERR_AR) ||
+				     r->src == REC_MEMORY_FAULT || r->src == REC_SEA);
 
 	/* Only the vCPU's own thread posts to its counter: no race on the undo. */
 	if (hold)
@@ -164,10 +176,34 @@ static void hook_thread_start(void *arg, int vcpu)
 	set_altstack(in->stacks[vcpu], NULL);
 }
 
+/*
+ * The sigaltstack is ours (in->stacks[]), kept for the next thread: a thread
+ * exiting with it installed may see it freed (ASan's thread teardown unmaps
+ * the alternate stack it finds).
+ */
+static void drop_altstack(void)
+{
+	stack_t off = { .ss_flags = SS_DISABLE };
+
+	sigaltstack(&off, NULL);
+}
+
+static void hook_thread_exit(void *arg, int vcpu)
+{
+	drop_altstack();
+}
+
+/*
+ * Held while an error this vCPU consumed is not handled yet. No waiting here:
+ * vm.c waits on the vCPU's own lock, where a vmm_inject_mce() request (a
+ * broadcast, a test's) wakes it too, and handle() releases it with
+ * vm_vcpu_wake() when done[] moves. (The hook used to wait on in->cond for
+ * 1 ms: while it did, a request the intake thread had posted to this very
+ * thread went undone, so every AR cost a full timeout.)
+ */
 static bool hook_hold(void *arg, int vcpu)
 {
 	struct intake *in = arg;
-	struct timespec ts;
 	bool held;
 
 	if (__atomic_load_n(&in->call[vcpu].pending, __ATOMIC_SEQ_CST)) {
@@ -180,16 +216,8 @@ static bool hook_hold(void *arg, int vcpu)
 	if (__atomic_load_n(&in->done[vcpu], __ATOMIC_SEQ_CST) ==
 	    __atomic_load_n(&in->posted[vcpu], __ATOMIC_SEQ_CST))
 		return false;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&in->lock);
 	held = !in->stopped && in->done[vcpu] != in->posted[vcpu];
-	if (held)
-		pthread_cond_timedwait(&in->cond, &in->lock, &ts);
 	pthread_mutex_unlock(&in->lock);
 	return held;
 }
@@ -242,6 +270,34 @@ int intake_translate_offset(const struct vm *vm, u64 offset, u64 *gpa)
 	return 0;
 }
 
+/*
+ * KVM_EXIT_ARM_SEA's report -> a guest page. Arch-independent (plain
+ * numbers), so x86 builds compile and test it; only the exit itself is
+ * arm64's (hook_exit() below).
+ */
+int intake_sea_gpa(u64 flags, u64 esr, u64 gpa, u64 mem_size, u64 *out)
+{
+	u64 ec = (esr & UAPI_ESR_ELx_EC_MASK) >> UAPI_ESR_ELx_EC_SHIFT;
+
+	if (ec != UAPI_ESR_ELx_EC_DABT_LOW && ec != UAPI_ESR_ELx_EC_IABT_LOW)
+		return -EINVAL;
+	/* Without it the IPA is unknown (api.rst): no page to name. */
+	if (!(flags & KVM_EXIT_ARM_SEA_FLAG_GPA_VALID))
+		return -ENODATA;
+	/* One memslot at gpa 0 (intake_translate_hva()): the IPA is the gpa. */
+	if (gpa >= mem_size)
+		return -ERANGE;
+	*out = gpa & ~(u64)((1ULL << PAGE_SHIFT_4K) - 1);
+	return 0;
+}
+
+static const char *sea_error(int err)
+{
+	return err == -EINVAL ? "the syndrome is no abort from the guest (EC not DABT_LOW/IABT_LOW)" :
+	       err == -ENODATA ? "no valid gpa (KVM_EXIT_ARM_SEA_FLAG_GPA_VALID clear): no page to name" :
+	       err == -ERANGE ? "outside guest memory" : "?";
+}
+
 /* ---- the intake thread -------------------------------------------------------- */
 
 static __printf(2, 3) void logline(struct intake *in, const char *fmt, ...)
@@ -281,21 +337,15 @@ const char *intake_action_name(enum intake_action action)
 	return (unsigned int)action < ARRAY_SIZE(names) ? names[action] : "?";
 }
 
-static unsigned int mce_bank(struct intake *in)
+bool intake_mce_values(enum intake_vendor vendor, bool local, u64 mcg_cap, bool ar, u64 gpa,
+		       struct intake_mce *out)
 {
-	unsigned int banks = (unsigned int)(vm_mcg_cap(in->vm) & MCG_BANKCNT_MASK);
-
-	return banks > INTAKE_MCE_BANK ? INTAKE_MCE_BANK : banks - 1;
-}
-
-/* Fill @ev's injected values for an AR (@ar) or AO; false when none (AMD AO). */
-static bool mce_values(struct intake *in, bool ar, struct intake_event *ev)
-{
+	unsigned int banks = (unsigned int)(mcg_cap & MCG_BANKCNT_MASK);
 	u64 status = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | MCI_STATUS_MISCV |
 		     MCI_STATUS_ADDRV;
 	u64 mcg = MCG_STATUS_MCIP | MCG_STATUS_RIPV;
 
-	if (in->cfg.vendor == INTAKE_AMD) {
+	if (vendor == INTAKE_AMD) {
 		if (!ar)
 			return false;
 		status |= MCI_STATUS_POISON;
@@ -306,11 +356,29 @@ static bool mce_values(struct intake *in, bool ar, struct intake_event *ev)
 	} else {
 		status |= MCI_STATUS_S | MCACOD_SCRUB;
 	}
-	ev->bank = mce_bank(in);
-	ev->status = status;
-	ev->addr = ev->gpa;
-	ev->misc = MCI_MISC(MCI_MISC_ADDR_PHYS, PAGE_SHIFT_4K);
-	ev->mcg_status = mcg;
+	/* A local machine check, signalled to this vCPU only: the kernel's LMCES. */
+	if (vendor == INTAKE_INTEL && local && (mcg_cap & MCG_LMCE_P))
+		mcg |= MCG_STATUS_LMCES;
+	out->bank = banks > INTAKE_MCE_BANK ? INTAKE_MCE_BANK : banks ? banks - 1 : 0;
+	out->status = status;
+	out->addr = gpa;
+	out->misc = MCI_MISC(MCI_MISC_ADDR_PHYS, PAGE_SHIFT_4K);
+	out->mcg_status = mcg;
+	return true;
+}
+
+/* Fill @ev's injected values for an AR (@ar) or AO; false when none (AMD AO). */
+static bool mce_values(struct intake *in, bool ar, struct intake_event *ev)
+{
+	struct intake_mce m;
+
+	if (!intake_mce_values(in->cfg.vendor, in->cfg.local, vm_mcg_cap(in->vm), ar, ev->gpa, &m))
+		return false;
+	ev->bank = m.bank;
+	ev->status = m.status;
+	ev->addr = m.addr;
+	ev->misc = m.misc;
+	ev->mcg_status = m.mcg_status;
 	return true;
 }
 
@@ -318,9 +386,14 @@ static bool mce_values(struct intake *in, bool ar, struct intake_event *ev)
  * KVM turns a #MC into a vCPU whose MCG_STATUS.MCIP is still set into a triple
  * fault (as real hardware would). The payload reports each #MC it finished
  * (vm.h); wait for the previous one into @vcpu, at most a second.
+ *
+ * @held: @vcpu's thread is held out of KVM_RUN for the very error being
+ * handled (hook_hold()) and stays so until handle() sets done[]; the ioctl
+ * then runs here (vmm_inject_mce_held()) instead of as a request for that
+ * thread to carry out, which would cost two thread wake-ups more.
  */
-static int inject_one(struct intake *in, int vcpu, unsigned int bank, u64 status, u64 addr,
-		      u64 misc, u64 mcg_status)
+static int inject_one(struct intake *in, int vcpu, bool held, unsigned int bank, u64 status,
+		      u64 addr, u64 misc, u64 mcg_status)
 {
 	struct vcpu *v = vm_vcpu(in->vm, vcpu);
 	struct vmm_mce_report r;
@@ -332,19 +405,23 @@ static int inject_one(struct intake *in, int vcpu, unsigned int bank, u64 status
 		logline(in, "intake: vCPU %d has not finished its previous #MC, injecting anyway",
 			vcpu);
 	}
-	ret = vmm_inject_mce(v, bank, status, addr, misc, mcg_status);
+	if (held)
+		ret = vmm_inject_mce_held(v, bank, status, addr, misc, mcg_status);
+	else
+		ret = vmm_inject_mce(v, bank, status, addr, misc, mcg_status);
 	if (!ret)
 		in->injected[vcpu]++;
 	return ret;
 }
 
-static void inject(struct intake *in, struct intake_event *ev, bool ar)
+/* @held_vcpu: the vCPU held for this error (r->vseq set), or -1. */
+static void inject(struct intake *in, struct intake_event *ev, int held_vcpu)
 {
 	int nr = vm_nr_vcpus(in->vm);
 
 	in->busy = false;
-	ev->ret = inject_one(in, ev->target, ev->bank, ev->status, ev->addr, ev->misc,
-			     ev->mcg_status);
+	ev->ret = inject_one(in, ev->target, ev->target == held_vcpu, ev->bank, ev->status,
+			     ev->addr, ev->misc, ev->mcg_status);
 	ev->recursive = in->busy;
 	ev->action = ev->ret ? INTAKE_INJECT_FAILED : INTAKE_INJECTED;
 	if (ev->ret || in->cfg.local || in->cfg.vendor == INTAKE_AMD)
@@ -354,14 +431,13 @@ static void inject(struct intake *in, struct intake_event *ev, bool ar)
 
 		if (i == ev->target)
 			continue;
-		ret = inject_one(in, i, INTAKE_BCAST_BANK,
-				     MCI_STATUS_VAL | MCI_STATUS_UC, 0, 0,
-				     MCG_STATUS_MCIP | MCG_STATUS_RIPV);
+		ret = inject_one(in, i, i == held_vcpu, INTAKE_BCAST_BANK,
+				 MCI_STATUS_VAL | MCI_STATUS_UC, 0, 0,
+				 MCG_STATUS_MCIP | MCG_STATUS_RIPV);
 		if (ret)
 			logline(in, "intake: broadcast #MC to vCPU %d failed: %s", i,
 				strerror(-ret));
 	}
-	(void)ar;
 }
 
 static bool test_and_set_poisoned(struct intake *in, u64 gpa)
@@ -384,7 +460,8 @@ int intake_mark_poisoned(struct intake *in, u64 gpa)
 static void handle_guest(struct intake *in, struct intake_event *ev, const struct intake_rec *r)
 {
 	bool ar = ev->kind != INTAKE_AO;
-	const char *what = ev->kind == INTAKE_MEMORY_FAULT ? "KVM_EXIT_MEMORY_FAULT/EHWPOISON" :
+	const char *what = r->src == REC_SEA ? "KVM_EXIT_ARM_SEA" :
+			   ev->kind == INTAKE_MEMORY_FAULT ? "KVM_EXIT_MEMORY_FAULT/EHWPOISON" :
 			   code_name(ev->si_code);
 	bool again = test_and_set_poisoned(in, ev->gpa);
 
@@ -407,7 +484,7 @@ static void handle_guest(struct intake *in, struct intake_event *ev, const struc
 			(unsigned long long)ev->gpa);
 		return;
 	}
-	inject(in, ev, ar);
+	inject(in, ev, r->vseq ? r->vcpu : -1);
 	if (ev->action == INTAKE_INJECT_FAILED) {
 		logline(in, "intake: %s at gpa %#llx: injecting into vCPU %d failed: %s", what,
 			(unsigned long long)ev->gpa, ev->target, strerror(-ev->ret));
@@ -474,7 +551,25 @@ static void handle(struct intake *in, const struct intake_rec *r)
 	ev.from_vcpu = r->vcpu;
 	ev.target = -1;
 
-	if (r->src == REC_MEMORY_FAULT) {
+	if (r->src == REC_SEA) {
+		int err;
+
+		/* The same path as a memory-fault exit: a consumed page, its vCPU held. */
+		ev.kind = INTAKE_MEMORY_FAULT;
+		ev.sea = true;
+		ev.esr = r->esr;
+		err = intake_sea_gpa(r->flags, r->esr, r->addr, vm_mem_size(in->vm), &ev.gpa);
+		if (err) {
+			ev.action = INTAKE_IGNORED;
+			logline(in, "intake: KVM_EXIT_ARM_SEA on vCPU %d (esr %#llx, flags %#llx, gpa %#llx): %s, ignored",
+				r->vcpu, (unsigned long long)r->esr, (unsigned long long)r->flags,
+				(unsigned long long)r->addr, sea_error(err));
+		} else {
+			ev.offset = ev.gpa;
+			ev.in_guest = true;
+			handle_guest(in, &ev, r);
+		}
+	} else if (r->src == REC_MEMORY_FAULT) {
 		ev.kind = INTAKE_MEMORY_FAULT;
 		ev.gpa = r->addr;
 		ev.offset = r->addr;
@@ -528,11 +623,56 @@ static void handle(struct intake *in, const struct intake_rec *r)
 		__atomic_store_n(&in->done[r->vcpu], r->vseq, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&in->cond);
 	pthread_mutex_unlock(&in->lock);
+	/* The held vCPU waits on its own lock (vm.c): release it now. */
+	if (r->vseq)
+		vm_vcpu_wake(vm_vcpu(in->vm, r->vcpu));
 
 	if (ev.evict) {
 		if (!in->cfg.fatal)
 			exit(RECORD_EXIT_EVICT);
 		in->cfg.fatal(in->cfg.fatal_arg, RECORD_EXIT_EVICT);
+	}
+}
+
+/*
+ * The guest was reset (its vCPUs stopped): replace every poisoned page. On
+ * the intake thread, in order with the errors, so the record has one writer.
+ */
+static void handle_reset(struct intake *in, struct reset_req *q)
+{
+	u64 pages = vm_mem_size(in->vm) >> PAGE_SHIFT_4K;
+	const char *file = vm_mem_kind(in->vm) == VMM_MEM_GUEST_MEMFD ? "guest_memfd" : "memfd";
+
+	/* The #MCs in flight went with the old guest: count from its reports. */
+	for (int i = 0; i < vm_nr_vcpus(in->vm); i++)
+		in->injected[i] = vm_vcpu_nr_mce_reports(vm_vcpu(in->vm, i));
+	for (u64 pfn = 0; pfn < pages; pfn++) {
+		u8 bit = (u8)(1u << (pfn % 8));
+		struct intake_repair rep = { .gpa = pfn << PAGE_SHIFT_4K };
+
+		if (!(__atomic_load_n(&in->poisoned[pfn / 8], __ATOMIC_RELAXED) & bit))
+			continue;
+		/* One memslot at gpa 0, file offset 0 (intake_translate_hva()). */
+		rep.offset = rep.gpa;
+		rep.punch_ret = vm_punch_page(in->vm, rep.offset);
+		if (rep.punch_ret) {
+			logline(in, "intake: reset: gpa %#llx, offset %#llx: punching out of the %s failed: %s; still poisoned",
+				(unsigned long long)rep.gpa, (unsigned long long)rep.offset, file,
+				strerror(-rep.punch_ret));
+		} else {
+			/* A new error on it is news again: injected, not a duplicate. */
+			__atomic_fetch_and(&in->poisoned[pfn / 8], (u8)~bit, __ATOMIC_RELAXED);
+			if (in->cfg.record)
+				rep.record_ret = record_repair(in->cfg.record, rep.gpa, rep.offset, 0);
+			logline(in, "intake: reset: gpa %#llx, offset %#llx punched out of the %s (FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE), a fresh page on next touch%s%s",
+				(unsigned long long)rep.gpa, (unsigned long long)rep.offset, file,
+				!in->cfg.record ? "" : rep.record_ret ? "; marking it repaired failed: " :
+				"; marked repaired in the record",
+				in->cfg.record && rep.record_ret ? strerror(-rep.record_ret) : "");
+		}
+		if (q->nr < q->max)
+			q->out[q->nr] = rep;
+		q->nr++;
 	}
 }
 
@@ -550,6 +690,14 @@ static void *intake_thread(void *arg)
 			continue;
 		if (n != (ssize_t)sizeof(r) || r.src == REC_STOP)
 			break;
+		if (r.src == REC_RESET) {
+			handle_reset(in, (struct reset_req *)(unsigned long)r.addr);
+			pthread_mutex_lock(&in->lock);
+			in->resets_done++;
+			pthread_cond_broadcast(&in->cond);
+			pthread_mutex_unlock(&in->lock);
+			continue;
+		}
 		dropped = __atomic_load_n(&in->dropped, __ATOMIC_SEQ_CST);
 		if (dropped != in->dropped_seen) {
 			logline(in, "intake: %lu error records lost: the queue was full",
@@ -558,6 +706,7 @@ static void *intake_thread(void *arg)
 		}
 		handle(in, &r);
 	}
+	drop_altstack();
 	return NULL;
 }
 
@@ -578,10 +727,36 @@ static void intake_free(struct intake *in)
 	kfree(in);
 }
 
+#if defined(__aarch64__)
+/*
+ * KVM_EXIT_ARM_SEA (KVM_CAP_ARM_SEA_TO_USER enabled on the VM): the guest
+ * consumed an error host APEI did not claim. The report is the kvm_run
+ * union's arm_sea member; hand it to the intake as a memory-fault exit is
+ * (intake_post_sea(): translated, the vCPU held until it is handled). An
+ * exit that names no guest page stops the vCPU: re-running it would only
+ * abort again. (vm.c is x86's; this is the arm64 VMM's entry point.)
+ */
+static bool hook_exit(void *arg, int vcpu, const void *run_)
+{
+	const struct kvm_run *run = run_;
+	struct uapi_arm_sea sea;
+
+	if (run->exit_reason != KVM_EXIT_ARM_SEA)
+		return false;
+	memcpy(&sea, (const u8 *)run + offsetof(struct kvm_run, hw), sizeof(sea));
+	return !intake_post_sea(arg, vcpu, sea.flags, sea.esr,
+				sea.esr & UAPI_ESR_ELx_FnV ? 0 : sea.gva, sea.gpa);
+}
+#endif
+
 int intake_start(struct vm *vm, const struct intake_config *cfg, struct intake **out)
 {
 	static const struct vm_hooks hooks = {
 		.thread_start = hook_thread_start,
+#if defined(__aarch64__)
+		.exit = hook_exit,
+#endif
+		.thread_exit = hook_thread_exit,
 		.hold = hook_hold,
 		.run_failed = hook_run_failed,
 	};
@@ -677,6 +852,9 @@ void intake_stop(struct intake *in)
 	in->stopped = true;
 	pthread_cond_broadcast(&in->cond);
 	pthread_mutex_unlock(&in->lock);
+	/* A vCPU held for an error is held no more. */
+	for (int i = 0; i < vm_nr_vcpus(in->vm); i++)
+		vm_vcpu_wake(vm_vcpu(in->vm, i));
 }
 
 void intake_destroy(struct intake *in)
@@ -700,6 +878,28 @@ int intake_post_memory_fault(struct intake *in, int vcpu, u64 flags, u64 gpa, u6
 	r.addr = gpa;
 	r.size = size;
 	return post(in, &r) ? 0 : -EAGAIN;
+}
+
+int intake_post_sea(struct intake *in, int vcpu, u64 flags, u64 esr, u64 gva, u64 gpa)
+{
+	struct intake_rec r;
+	u64 page;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.src = REC_SEA;
+	r.vcpu = vcpu;
+	r.tid = my_tid();
+	r.lsb = PAGE_SHIFT_4K;
+	r.flags = flags;
+	r.esr = esr;
+	r.gva = gva;
+	r.addr = gpa;
+	ret = intake_sea_gpa(flags, esr, gpa, vm_mem_size(in->vm), &page);
+	/* Posted either way: the intake thread logs what it could not attribute. */
+	if (!post(in, &r))
+		return -EAGAIN;
+	return ret;
 }
 
 int intake_wait_events(struct intake *in, unsigned int n, int timeout_ms)
@@ -756,6 +956,8 @@ int intake_run_on_vcpu(struct intake *in, int vcpu, void (*fn)(void *arg), void 
 		in->call[vcpu].fn = fn;
 		in->call[vcpu].arg = arg;
 		__atomic_store_n(&in->call[vcpu].pending, true, __ATOMIC_SEQ_CST);
+		/* A held vCPU runs it at once; one in the guest at its next exit. */
+		vm_vcpu_wake(vm_vcpu(in->vm, vcpu));
 		while (in->call[vcpu].pending && !ret)
 			ret = -pthread_cond_timedwait(&in->cond, &in->lock, &ts);
 		if (ret && in->call[vcpu].pending)
@@ -765,6 +967,34 @@ int intake_run_on_vcpu(struct intake *in, int vcpu, void (*fn)(void *arg), void 
 	}
 	pthread_mutex_unlock(&in->lock);
 	return ret;
+}
+
+int intake_guest_reset(struct intake *in, struct intake_repair *out, unsigned int max)
+{
+	struct reset_req q = { .out = out, .max = max };
+	struct intake_rec r;
+	unsigned int target;
+
+	memset(&r, 0, sizeof(r));
+	r.src = REC_RESET;
+	r.vcpu = -1;
+	r.addr = (u64)(unsigned long)&q;
+	pthread_mutex_lock(&in->lock);
+	if (in->stopped || !in->thread_started) {
+		pthread_mutex_unlock(&in->lock);
+		return -ESRCH;
+	}
+	/* One reset at a time: @q is on this stack until the intake thread is done. */
+	target = in->resets_done + 1;
+	while (write(in->pipe[1], &r, sizeof(r)) != (ssize_t)sizeof(r)) {
+		pthread_mutex_unlock(&in->lock);
+		usleep(1000);	/* the queue is full of errors: they go first anyway */
+		pthread_mutex_lock(&in->lock);
+	}
+	while (in->resets_done < target)
+		pthread_cond_wait(&in->cond, &in->lock);
+	pthread_mutex_unlock(&in->lock);
+	return (int)q.nr;
 }
 
 pid_t intake_vcpu_tid(struct intake *in, int vcpu)

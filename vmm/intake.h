@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Memory-error intake of the small VMM (vm.h): SIGBUS with BUS_MCEERR_AR or
- * BUS_MCEERR_AO, and KVM_RUN failing with EHWPOISON on a KVM_EXIT_MEMORY_FAULT,
+ * BUS_MCEERR_AO, KVM_RUN failing with EHWPOISON on a KVM_EXIT_MEMORY_FAULT,
+ * and (arm64) KVM_EXIT_ARM_SEA, handled as the memory fault is,
  * turned into a guest physical address and an x86 machine check injected into
  * the guest, with one log line and one event per error.
  *
@@ -17,7 +18,10 @@
  * stdio, no locks. A vCPU that consumed an error (AR on its thread, a
  * memory-fault exit) is held before its next KVM_RUN until the intake thread
  * has handled that error, so the #MC is pending when the guest runs again and
- * the guest does not touch the page a second time first.
+ * the guest does not touch the page a second time first. The intake thread
+ * injects into that held vCPU itself (vmm_inject_mce_held(): it is out of
+ * KVM_RUN) and releases it with vm_vcpu_wake(): no timeout on the way, two
+ * thread wake-ups in all (the pipe, the release).
  *
  * Actions for each input (each logs one line and adds one event):
  *   AR or memory fault on a guest page       #MC (AR form) into the vCPU that
@@ -27,6 +31,7 @@
  *   AO on a guest page                       #MC (AO form) into vCPU 0
  *   broadcast (Intel, not cfg->local)        every other vCPU: bank 1, VAL|UC,
  *                                             MCG_STATUS MCIP|RIPV (as QEMU)
+ *   local (Intel, cfg->local, MCG_LMCE_P)    no broadcast; MCG_STATUS_LMCES set
  *   AO on an already poisoned page           not injected again; INTAKE_DUPLICATE
  *   AR/memory fault on a poisoned page       injected again: the guest touched it
  *                                             again and would otherwise re-fault
@@ -113,12 +118,27 @@ struct intake_config {
 	void (*log_fn)(void *arg, const char *line);
 	void *log_arg;
 	enum intake_vendor vendor;	/* the MCi_STATUS form */
-	bool local;			/* no broadcast to the other vCPUs */
+	bool local;			/* no broadcast; LMCES where MCG_CAP has LMCE_P */
 	/* An AR in the VMM's own memory; NULL: exit(status). */
 	void (*fatal)(void *arg, int status);
 	void *fatal_arg;
 	struct record *record;		/* NULL: no poison record, no event log */
 };
+
+/* The machine check the intake injects for one error. */
+struct intake_mce {
+	unsigned int bank;
+	u64 status, addr, misc, mcg_status;
+};
+
+/*
+ * The values for an error at @gpa (the table in intake.c: QEMU's), AR (@ar)
+ * or AO, in @vendor's form, for a VM with @mcg_cap; MCG_STATUS_LMCES when
+ * @local on Intel and @mcg_cap has MCG_LMCE_P. False when nothing is injected
+ * (AO on AMD). Pure: no VM needed.
+ */
+bool intake_mce_values(enum intake_vendor vendor, bool local, u64 mcg_cap, bool ar, u64 gpa,
+		       struct intake_mce *out);
 
 /* One error as the intake thread handled it. */
 struct intake_event {
@@ -140,6 +160,8 @@ struct intake_event {
 	bool recursive;			/* the target had not finished its previous #MC */
 	int record_ret;			/* record_add()'s or record_event()'s */
 	bool evict;			/* the record's threshold asked for eviction */
+	bool sea;			/* a KVM_EXIT_ARM_SEA (kind INTAKE_MEMORY_FAULT) */
+	u64 esr;			/* its ESR */
 };
 
 struct intake;
@@ -176,6 +198,24 @@ int __must_check intake_translate_offset(const struct vm *vm, u64 offset, u64 *g
 int __must_check intake_post_memory_fault(struct intake *in, int vcpu, u64 flags, u64 gpa,
 					  u64 size);
 
+/*
+ * arm64's KVM_EXIT_ARM_SEA report (flags, esr, gva, gpa of the kvm_run member
+ * arm_sea) -> the guest page: 0 and *@out page-aligned; -EINVAL when ESR's EC
+ * is neither a data nor an instruction abort from the guest, -ENODATA without
+ * KVM_EXIT_ARM_SEA_FLAG_GPA_VALID (the IPA is unknown), -ERANGE outside guest
+ * memory [0, @mem_size). Pure; compiled and tested on every arch.
+ */
+int __must_check intake_sea_gpa(u64 flags, u64 esr, u64 gpa, u64 mem_size, u64 *out);
+
+/*
+ * Queue a KVM_EXIT_ARM_SEA of vCPU @vcpu (the aarch64 vCPU loop's hook does;
+ * tests call it on x86): handled as a memory-fault exit is (an AR injected
+ * into @vcpu, held until then; kind INTAKE_MEMORY_FAULT with ev->sea), or
+ * logged and ignored when it names no guest page. Returns intake_sea_gpa()'s
+ * verdict (posted either way), or -EAGAIN if the queue is full.
+ */
+int intake_post_sea(struct intake *in, int vcpu, u64 flags, u64 esr, u64 gva, u64 gpa);
+
 /* Wait until @n events were handled: 0 or -ETIMEDOUT. */
 int __must_check intake_wait_events(struct intake *in, unsigned int n, int timeout_ms);
 
@@ -199,6 +239,27 @@ unsigned long intake_dropped(struct intake *in);
 
 const char *intake_kind_name(enum intake_kind kind);
 const char *intake_action_name(enum intake_action action);
+
+/* One page replaced at a guest reset (intake_guest_reset()). */
+struct intake_repair {
+	u64 gpa, offset;
+	int punch_ret;			/* vm_punch_page()'s: 0, or still poisoned */
+	int record_ret;			/* record_repair()'s (0 without a record) */
+};
+
+/*
+ * The guest is being reset; call with its vCPUs stopped (vm_stop()), before
+ * vm_reset(). On the intake thread, after the errors already queued: every
+ * page the intake knows poisoned (the errors it handled, intake_mark_poisoned())
+ * is punched out of the guest memory file (vm_punch_page(): a fresh page on
+ * next touch), forgotten (a new error on it is injected again, an AO is no
+ * duplicate) and marked repaired in cfg->record (record_repair(), which logs
+ * a REPAIR event); one log line each. The #MCs injected and not yet reported
+ * are forgotten with the old guest. Up to @max pages go to @out; returns the
+ * number of poisoned pages found (punched or not), or -ESRCH after
+ * intake_stop(). One caller at a time.
+ */
+int intake_guest_reset(struct intake *in, struct intake_repair *out, unsigned int max);
 
 /*
  * A page known poisoned from before (the record, after a restart or a live

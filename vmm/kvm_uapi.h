@@ -40,6 +40,40 @@
 #define KVM_X86_DEFAULT_VM		0
 #endif
 
+/*
+ * arm64: a guest's synchronous external abort (SEA) that host APEI did not
+ * claim, handed to the VMM instead of a virtual SError once the VM enabled
+ * KVM_CAP_ARM_SEA_TO_USER (Jiaqi Yan's series; the values and the layout
+ * are those merged in include/uapi/linux/kvm.h, flags first: an earlier
+ * posting had esr first). The exit's fields are the kvm_run union member
+ * arm_sea; struct uapi_arm_sea is our copy of it, read at
+ * offsetof(struct kvm_run, hw) as the memory-fault member is.
+ */
+#ifndef KVM_EXIT_ARM_SEA
+#define KVM_EXIT_ARM_SEA		41
+#endif
+#ifndef KVM_CAP_ARM_SEA_TO_USER
+#define KVM_CAP_ARM_SEA_TO_USER		245
+#endif
+#ifndef KVM_EXIT_ARM_SEA_FLAG_GPA_VALID
+#define KVM_EXIT_ARM_SEA_FLAG_GPA_VALID	(1ULL << 0)
+#endif
+
+struct uapi_arm_sea {
+	u64 flags;		/* KVM_EXIT_ARM_SEA_FLAG_GPA_VALID: gpa is valid */
+	u64 esr;		/* ESR_EL2, sanitized: EC, IL, FnV, EA, CM, WNR, FSC, SET */
+	u64 gva;		/* FAR_EL2, valid when ESR.FnV is clear */
+	u64 gpa;		/* the faulting IPA, page-aligned */
+};
+
+/* ESR_ELx fields the intake looks at (arch/arm64/include/asm/esr.h). */
+#define UAPI_ESR_ELx_EC_SHIFT		26
+#define UAPI_ESR_ELx_EC_MASK		(0x3fULL << UAPI_ESR_ELx_EC_SHIFT)
+#define UAPI_ESR_ELx_EC_IABT_LOW	0x20
+#define UAPI_ESR_ELx_EC_DABT_LOW	0x24
+#define UAPI_ESR_ELx_FnV		(1ULL << 10)
+#define UAPI_ESR_ELx_WNR		(1ULL << 6)
+
 struct uapi_create_guest_memfd {
 	u64 size;
 	u64 flags;
@@ -65,6 +99,7 @@ struct uapi_userspace_memory_region2 {
 #define KVM_SET_USER_MEMORY_REGION2	_IOW(KVMIO, 0x49, struct uapi_userspace_memory_region2)
 #endif
 
+BUILD_BUG_ON(sizeof(struct uapi_arm_sea) != 32);
 BUILD_BUG_ON(sizeof(struct uapi_create_guest_memfd) != 64);
 BUILD_BUG_ON(sizeof(struct uapi_userspace_memory_region2) != 160);
 BUILD_BUG_ON(KVM_CREATE_GUEST_MEMFD != 0xC040AED4u);

@@ -2,9 +2,15 @@
 /*
  * The poison record and the event log (see record.h).
  *
- * Opening never writes before it knows the file is a record of our version
- * (or an empty/new database): the header read by PRAGMA user_version comes
- * first, then journal_mode=WAL, then the schema in one transaction.
+ * Opening never writes before it knows the file is a record of our version,
+ * of version 1 (upgraded, see below) or an empty/new database: the header read
+ * by PRAGMA user_version comes first, then journal_mode=WAL, then the schema
+ * or the upgrade in one transaction.
+ *
+ * Version 1 -> 2 (repair on guest reset): three columns added with defaults
+ * that say what a version 1 row is (poisoned, never repaired), so every old
+ * row reads back as it was; done under BEGIN IMMEDIATE, the version checked
+ * again under the lock, user_version set in the same transaction.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,7 +38,7 @@ struct record {
 	int log_fd;
 	bool own_log;
 	bool evicting;
-	sqlite3_stmt *add, *count, *window;
+	sqlite3_stmt *add, *count, *window, *repair;
 };
 
 static const char *const schema =
@@ -43,8 +49,17 @@ static const char *const schema =
 	" action TEXT NOT NULL,"
 	" first_ns INTEGER NOT NULL,"
 	" last_ns INTEGER NOT NULL,"
-	" count INTEGER NOT NULL);"
+	" count INTEGER NOT NULL,"
+	" state TEXT NOT NULL DEFAULT 'poisoned',"
+	" repaired_ns INTEGER,"
+	" repairs INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS poison_first ON poison(first_ns);";
+
+/* Version 1 -> 2: the columns version 1 lacks, with what its rows are. */
+static const char *const upgrade_1_2 =
+	"ALTER TABLE poison ADD COLUMN state TEXT NOT NULL DEFAULT 'poisoned';"
+	"ALTER TABLE poison ADD COLUMN repaired_ns INTEGER;"
+	"ALTER TABLE poison ADD COLUMN repairs INTEGER NOT NULL DEFAULT 0;";
 
 const char *record_kind_name(enum record_kind kind)
 {
@@ -160,10 +175,10 @@ static int check_file(struct record *r, s64 *version, char *err, size_t errlen)
 		       r->path, sqlite3_errmsg(r->db));
 		return ret == -EINVAL ? -EINVAL : ret;
 	}
-	if (*version == RECORD_SCHEMA_VERSION)
+	if (*version == RECORD_SCHEMA_VERSION || *version == 1)
 		return 0;
 	if (*version != 0) {
-		seterr(err, errlen, "%s: poison record schema version %lld: expected version %d",
+		seterr(err, errlen, "%s: poison record schema version %lld: expected version %d (or 1, upgraded on open)",
 		       r->path, (long long)*version, RECORD_SCHEMA_VERSION);
 		return -EOPNOTSUPP;
 	}
@@ -202,8 +217,11 @@ static int setup(struct record *r, s64 version, char *err, size_t errlen)
 	ret = exec(r->db, "PRAGMA synchronous=FULL");
 	if (ret)
 		goto fail_ret;
-	if (version == 0) {
-		/* Another process may have created it since: check again under the lock. */
+	if (version != RECORD_SCHEMA_VERSION) {
+		/*
+		 * Another process may have created or upgraded it since: check
+		 * again under the lock.
+		 */
 		ret = exec(r->db, "BEGIN IMMEDIATE");
 		if (ret)
 			goto fail_ret;
@@ -211,12 +229,17 @@ static int setup(struct record *r, s64 version, char *err, size_t errlen)
 		if (!ret && version == 0) {
 			ret = exec(r->db, schema);
 			if (!ret)
-				ret = exec(r->db, "PRAGMA user_version = 1");
+				ret = exec(r->db, "PRAGMA user_version = 2");
+		} else if (!ret && version == 1) {
+			ret = exec(r->db, upgrade_1_2);
+			if (!ret)
+				ret = exec(r->db, "PRAGMA user_version = 2");
 		} else if (!ret && version != RECORD_SCHEMA_VERSION) {
 			ret = -EOPNOTSUPP;
 		}
 		if (ret) {
-			seterr(err, errlen, "%s: creating the poison record failed: %s", r->path,
+			seterr(err, errlen, "%s: %s the poison record failed: %s", r->path,
+			       version == 1 ? "upgrading (version 1 -> 2)" : "creating",
 			       sqlite3_errmsg(r->db));
 			exec(r->db, "ROLLBACK");
 			return ret;
@@ -229,7 +252,7 @@ static int setup(struct record *r, s64 version, char *err, size_t errlen)
 		"INSERT INTO poison (gpa, offset, kind, action, first_ns, last_ns, count)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1)"
 		" ON CONFLICT(gpa) DO UPDATE SET count = count + 1, last_ns = excluded.last_ns,"
-		" action = excluded.action",
+		" action = excluded.action, state = 'poisoned'",
 		-1, &r->add, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(r->db, "SELECT count FROM poison WHERE gpa = ?1", -1,
@@ -237,6 +260,10 @@ static int setup(struct record *r, s64 version, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(r->db, "SELECT count(*) FROM poison WHERE first_ns >= ?1",
 					-1, &r->window, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(r->db,
+			"UPDATE poison SET state = 'repaired', repaired_ns = ?2, repairs = repairs + 1"
+			" WHERE gpa = ?1 AND state = 'poisoned'", -1, &r->repair, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -310,6 +337,7 @@ void record_close(struct record *r)
 	sqlite3_finalize(r->add);
 	sqlite3_finalize(r->count);
 	sqlite3_finalize(r->window);
+	sqlite3_finalize(r->repair);
 	if (r->db)
 		sqlite3_close(r->db);
 	if (r->own_log)
@@ -466,6 +494,63 @@ int record_add(struct record *r, const struct record_error *e, bool *evict)
 	return 0;
 }
 
+static int log_repair(struct record *r, s64 t, u64 gpa, u64 offset, unsigned int repairs)
+{
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof(line) - 1,
+		     "{\"event\":\"REPAIR\",\"time_ns\":%lld,\"action\":\"punch-hole\","
+		     "\"gpa\":\"%#llx\",\"offset\":\"%#llx\",\"repairs\":%u}",
+		     (long long)t, (unsigned long long)gpa, (unsigned long long)offset, repairs);
+	return log_line(r, line, n);
+}
+
+int record_repair(struct record *r, u64 gpa, u64 offset, s64 time_ns)
+{
+	s64 repairs = 0;
+	int ret;
+
+	if (!time_ns)
+		time_ns = now_ns();
+	gpa &= PAGE_MASK_4K;
+	offset &= PAGE_MASK_4K;
+	if (gpa > (u64)INT64_MAX)
+		return -ERANGE;
+	ret = exec(r->db, "BEGIN IMMEDIATE");
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(r->repair, 1, (s64)gpa);
+	sqlite3_bind_int64(r->repair, 2, time_ns);
+	ret = step_done(r, r->repair);
+	if (!ret && !sqlite3_changes(r->db))
+		ret = -ENOENT;
+	if (!ret) {
+		sqlite3_stmt *st;
+		int rc = sqlite3_prepare_v2(r->db, "SELECT repairs FROM poison WHERE gpa = ?1", -1,
+					    &st, NULL);
+
+		if (rc != SQLITE_OK) {
+			ret = sqlite_fail(rc);
+		} else {
+			sqlite3_bind_int64(st, 1, (s64)gpa);
+			ret = step_int(st, &repairs);
+			sqlite3_finalize(st);
+		}
+	}
+	if (ret) {
+		exec(r->db, "ROLLBACK");
+		return ret;
+	}
+	ret = exec(r->db, "COMMIT");
+	if (ret) {
+		exec(r->db, "ROLLBACK");
+		return ret;
+	}
+	(void)log_repair(r, time_ns, gpa, offset, (unsigned int)repairs);
+	return 0;
+}
+
 int record_load(struct record *r, struct record_page **out, size_t *nr)
 {
 	struct record_page *pages = NULL, *p;
@@ -476,7 +561,8 @@ int record_load(struct record *r, struct record_page **out, size_t *nr)
 	*out = NULL;
 	*nr = 0;
 	rc = sqlite3_prepare_v2(r->db,
-		"SELECT gpa, offset, kind, action, first_ns, last_ns, count FROM poison ORDER BY gpa",
+		"SELECT gpa, offset, kind, action, first_ns, last_ns, count, state, repaired_ns, repairs"
+		" FROM poison ORDER BY gpa",
 		-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(rc);
@@ -502,6 +588,9 @@ int record_load(struct record *r, struct record_page **out, size_t *nr)
 		p->first_ns = sqlite3_column_int64(st, 4);
 		p->last_ns = sqlite3_column_int64(st, 5);
 		p->count = (unsigned int)sqlite3_column_int64(st, 6);
+		p->repaired = !strcmp((const char *)sqlite3_column_text(st, 7) ?: "", "repaired");
+		p->repaired_ns = sqlite3_column_int64(st, 8);
+		p->repairs = (unsigned int)sqlite3_column_int64(st, 9);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {

@@ -11,9 +11,16 @@
  *   CREATE TABLE poison (gpa INTEGER NOT NULL UNIQUE, offset INTEGER NOT NULL,
  *                        kind TEXT NOT NULL, action TEXT NOT NULL,
  *                        first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,
- *                        count INTEGER NOT NULL);      PRAGMA user_version = 1
+ *                        count INTEGER NOT NULL,
+ *                        state TEXT NOT NULL DEFAULT 'poisoned',
+ *                        repaired_ns INTEGER, repairs INTEGER NOT NULL DEFAULT 0);
+ *                                                       PRAGMA user_version = 2
  *
  * Times are CLOCK_REALTIME in ns; count is how many times the page was seen.
+ * state is 'poisoned', or 'repaired' once a guest reset punched the page out
+ * and replaced it (record_repair(); the row and its history stay, a new
+ * error on the page makes it 'poisoned' again). A version 1 record (no state,
+ * repaired_ns, repairs) is upgraded to version 2 when opened (record.c).
  *
  * Durability: journal_mode=WAL with synchronous=FULL. An error is
  * acknowledged (the guest page is known poisoned) only when record_add()
@@ -47,7 +54,7 @@
 #include "base/compiler.h"
 #include "base/types.h"
 
-#define RECORD_SCHEMA_VERSION	1
+#define RECORD_SCHEMA_VERSION	2
 
 /* EX_TEMPFAIL (sysexits.h): not this host's guest any more, retry elsewhere. */
 #define RECORD_EXIT_EVICT	75
@@ -89,6 +96,9 @@ struct record_page {
 	char action[24];		/* of the last sighting */
 	s64 first_ns, last_ns;
 	unsigned int count;		/* sightings */
+	bool repaired;			/* replaced at a guest reset since its last error */
+	s64 repaired_ns;		/* the last repair, 0 if never */
+	unsigned int repairs;		/* times repaired */
 };
 
 struct record_config {
@@ -104,7 +114,8 @@ struct record;
 /*
  * Open or create the record at @path (@cfg may be NULL: no log, no policy).
  * A file that is not SQLite, a SQLite database that is not a record, or a
- * record of another user_version is refused (-EINVAL, -EOPNOTSUPP) untouched,
+ * record of a user_version other than 1 (upgraded to 2 in place) and 2 is
+ * refused (-EINVAL, -EOPNOTSUPP) untouched,
  * with a message naming the file in @err (when not NULL).
  */
 int __must_check record_open(const char *path, const struct record_config *cfg,
@@ -118,6 +129,14 @@ void record_close(struct record *r);
  * crossed the threshold. -EIO (or -ENOSPC, -EBUSY) when not recorded.
  */
 int __must_check record_add(struct record *r, const struct record_error *e, bool *evict);
+
+/*
+ * The page at @gpa was punched out of the guest memory file at @offset and
+ * will be a fresh page on next touch (a guest reset): mark its row repaired
+ * (kept, with its history), commit, log a "REPAIR" event. 0 after COMMIT,
+ * -ENOENT when the record has no poisoned row for @gpa.
+ */
+int __must_check record_repair(struct record *r, u64 gpa, u64 offset, s64 time_ns);
 
 /* Log an error that has no page to record (the VMM's own memory). */
 int __must_check record_event(struct record *r, const struct record_error *e);

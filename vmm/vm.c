@@ -16,9 +16,15 @@
  * vCPU is kicked: run->immediate_exit is set, so a KVM_RUN about to start
  * returns at once, and a signal interrupts one already in the guest. The
  * thread handles the request between two KVM_RUNs, where vCPU ioctls do not
- * wait for KVM_RUN's vcpu->mutex.
+ * wait for KVM_RUN's vcpu->mutex. A vCPU its hold hook keeps out of the guest
+ * waits on that same lock and cond (hold_wait()), so a posted request wakes
+ * it as well, and vm_vcpu_wake() releases it.
+ *
+ * A guest reset (vm_reset()) is done with the threads joined: the payload
+ * reloaded, the vCPUs' registers, machine-check MSRs and pending events
+ * reset, then vm_start() makes new threads.
  */
-#define _GNU_SOURCE	/* memfd_create() */
+#define _GNU_SOURCE	/* memfd_create(), fallocate() */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -60,6 +66,9 @@ extern const u8 vmm_guest_bin_end[];
 #define PTE_P		(1ULL << 0)
 #define PTE_RW		(1ULL << 1)
 #define PTE_PS		(1ULL << 7)
+#define VMM_PAGE_SIZE		0x1000ULL
+#define MSR_IA32_MCG_STATUS	0x17a
+#define MSR_IA32_MC0_STATUS	0x401	/* MCi_STATUS: + 4 * i */
 
 #define VMM_KICK_SIGNAL	SIGUSR1
 
@@ -81,6 +90,7 @@ struct vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* any change below */
 	bool stop_requested;
+	u64 wake_seq;			/* vm_vcpu_wake() calls */
 	enum vcpu_stop stop;
 	u32 exit_reason;
 	u64 progress;
@@ -323,24 +333,34 @@ static int setup_regs(struct vcpu *vcpu, char *why, size_t len)
 	return 0;
 }
 
-/* MCG_CAP: KVM's bank count (at most 32) with MCG_CTL_P and MCG_SER_P if offered. */
-static int setup_mce_cap(struct vm *vm, char *why, size_t len)
+int vm_mce_cap(u64 supported, int max_banks, bool lmce, u64 *cap, char *why, size_t len)
 {
-	int max_banks = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MCE);
-	u64 sup = 0, banks;
+	u64 banks;
 
 	if (max_banks <= 0)
 		return fail(why, len, EOPNOTSUPP, "no KVM_CAP_MCE");
-	if (ioctl(vm->kvm, KVM_X86_GET_MCE_CAP_SUPPORTED, &sup) < 0)
-		return FAIL("KVM_X86_GET_MCE_CAP_SUPPORTED");
+	if (lmce && !(supported & MCG_LMCE_P))
+		return fail(why, len, EOPNOTSUPP,
+			    "KVM does not offer MCG_LMCE_P (MCG_CAP bit 27) in KVM_X86_GET_MCE_CAP_SUPPORTED (%#llx): no local machine check (LMCE) for the guest",
+			    (unsigned long long)supported);
 	/*
 	 * KVM reports its bank limit through KVM_CAP_MCE (as QEMU reads it); the
 	 * supported MCG_CAP carries a count too where a kernel fills one in.
 	 */
-	banks = sup & MCG_BANKCNT_MASK ? sup & MCG_BANKCNT_MASK : (u64)max_banks;
+	banks = supported & MCG_BANKCNT_MASK ? supported & MCG_BANKCNT_MASK : (u64)max_banks;
 	banks = min(banks, (u64)VMM_MAX_BANKS);
-	vm->mcg_cap = banks | (sup & (MCG_CTL_P | MCG_SER_P));
+	*cap = banks | (supported & (MCG_CTL_P | MCG_SER_P)) | (lmce ? MCG_LMCE_P : 0);
 	return 0;
+}
+
+static int setup_mce_cap(struct vm *vm, bool lmce, char *why, size_t len)
+{
+	int max_banks = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MCE);
+	u64 sup = 0;
+
+	if (max_banks > 0 && ioctl(vm->kvm, KVM_X86_GET_MCE_CAP_SUPPORTED, &sup) < 0)
+		return FAIL("KVM_X86_GET_MCE_CAP_SUPPORTED");
+	return vm_mce_cap(sup, max_banks, lmce, &vm->mcg_cap, why, len);
 }
 
 static int create_vcpu(struct vm *vm, int index, char *why, size_t len)
@@ -378,6 +398,8 @@ static int create_vcpu(struct vm *vm, int index, char *why, size_t len)
 }
 
 /* ---- the vCPU thread --------------------------------------------------------- */
+
+static void deadline_after(struct timespec *ts, int timeout_ms);
 
 static void kick_handler(int sig)
 {
@@ -485,6 +507,26 @@ static bool handle_io(struct vcpu *vcpu)
 	}
 }
 
+/*
+ * Held (the hold hook said so): wait on the vCPU's own lock until a request
+ * is posted (vmm_inject_mce(): the hook's owner may be waiting for it to be
+ * done before it releases the vCPU), a stop, or a vm_vcpu_wake() since @seq.
+ * Waiting anywhere else would leave a posted request undone until a timeout.
+ * The timeout is a guard only: every release comes with a wake.
+ */
+static void hold_wait(struct vcpu *vcpu, u64 seq)
+{
+	struct timespec ts;
+
+	deadline_after(&ts, VMM_HOLD_GUARD_MS);
+	pthread_mutex_lock(&vcpu->lock);
+	while (!vcpu->stop_requested && !(vcpu->req.posted && !vcpu->req.done) &&
+	       vcpu->wake_seq == seq)
+		if (pthread_cond_timedwait(&vcpu->cond, &vcpu->lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&vcpu->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -499,6 +541,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
 		bool go = true;
+		u64 seq;
 		int rc, err;
 
 		/* Clear before looking at requests: a request after this re-sets it. */
@@ -512,11 +555,15 @@ static void *vcpu_thread(void *arg)
 			vcpu->req.done = true;
 			pthread_cond_broadcast(&vcpu->cond);
 		}
+		/* Before asking the hook: a vm_vcpu_wake() after its answer is not lost. */
+		seq = vcpu->wake_seq;
 		pthread_mutex_unlock(&vcpu->lock);
 		if (!go)
 			break;
-		if (vm->hooks.hold && vm->hooks.hold(vm->hooks_arg, vcpu->index))
+		if (vm->hooks.hold && vm->hooks.hold(vm->hooks_arg, vcpu->index)) {
+			hold_wait(vcpu, seq);
 			continue;
+		}
 
 		rc = ioctl(vcpu->fd, KVM_RUN, 0);
 		if (rc < 0 && (errno == EINTR || errno == EAGAIN))
@@ -524,6 +571,10 @@ static void *vcpu_thread(void *arg)
 		err = errno;
 		if (rc < 0 && vm->hooks.run_failed &&
 		    vm->hooks.run_failed(vm->hooks_arg, vcpu->index, err, run))
+			continue;
+		if (rc >= 0 && run->exit_reason != KVM_EXIT_IO &&
+		    run->exit_reason != KVM_EXIT_SHUTDOWN && run->exit_reason != KVM_EXIT_INTR &&
+		    vm->hooks.exit && vm->hooks.exit(vm->hooks_arg, vcpu->index, run))
 			continue;
 		pthread_mutex_lock(&vcpu->lock);
 		if (rc < 0) {
@@ -545,6 +596,8 @@ static void *vcpu_thread(void *arg)
 		if (!go)
 			break;
 	}
+	if (vm->hooks.thread_exit)
+		vm->hooks.thread_exit(vm->hooks_arg, vcpu->index);
 	return NULL;
 }
 
@@ -616,7 +669,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *why, size_t le
 		ret = FAIL("KVM_CREATE_VM");
 		goto err;
 	}
-	ret = setup_mce_cap(vm, why, len);
+	ret = setup_mce_cap(vm, cfg && cfg->lmce, why, len);
 	if (!ret)
 		ret = setup_memory(vm, cfg, why, len);
 	if (!ret && !(cfg && cfg->inherit))
@@ -688,6 +741,90 @@ void vm_destroy(struct vm *vm)
 		return;
 	vm_stop(vm);
 	vm_free(vm);
+}
+
+int vm_punch_page(struct vm *vm, u64 offset)
+{
+	offset &= ~(u64)(VMM_PAGE_SIZE - 1);
+	if (offset >= vm->mem_size)
+		return -ERANGE;
+	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      VMM_PAGE_SIZE) < 0)
+		return -errno;
+	return 0;
+}
+
+/* MCG_STATUS and every MCi_STATUS to 0, as at power-on (Intel SDM vol. 3B, 16.3). */
+static int clear_mce_state(struct vm *vm, struct vcpu *vcpu, char *why, size_t len)
+{
+	unsigned int banks = (unsigned int)(vm->mcg_cap & MCG_BANKCNT_MASK);
+	struct kvm_msrs *msrs;
+	int ret = 0;
+
+	msrs = kzalloc(sizeof(*msrs) + (banks + 1) * sizeof(msrs->entries[0]), GFP_KERNEL);
+	if (!msrs)
+		return fail(why, len, ENOMEM, "no memory for the MSRs");
+	msrs->nmsrs = banks + 1;
+	msrs->entries[0].index = MSR_IA32_MCG_STATUS;
+	for (unsigned int b = 0; b < banks; b++)
+		msrs->entries[b + 1].index = MSR_IA32_MC0_STATUS + 4 * b;
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, msrs) != (int)msrs->nmsrs)
+		ret = fail(why, len, EIO, "KVM_SET_MSRS: MCG_STATUS and MCi_STATUS not cleared");
+	kfree(msrs);
+	return ret;
+}
+
+/* No exception, interrupt or NMI left pending from before the reset. */
+static int clear_events(struct vcpu *vcpu, char *why, size_t len)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_vcpu_events ev;
+
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return FAIL("KVM_GET_VCPU_EVENTS");
+	memset(&ev.exception, 0, sizeof(ev.exception));
+	memset(&ev.interrupt, 0, sizeof(ev.interrupt));
+	memset(&ev.nmi, 0, sizeof(ev.nmi));
+	ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING;
+	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return FAIL("KVM_SET_VCPU_EVENTS");
+	if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0)
+		return FAIL("KVM_SET_MP_STATE");
+	return 0;
+}
+
+int vm_reset(struct vm *vm, char *why, size_t len)
+{
+	int ret;
+
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			return fail(why, len, EBUSY, "vCPU %d still runs: vm_stop() first", i);
+	ret = load_guest(vm, why, len);
+	if (ret)
+		return ret;
+	/* The workload starts over: its pass counters are the guest's RAM, reset too. */
+	memset(vm->mem + GUEST_PASS_GPA, 0, sizeof(u64) * (size_t)vm->nr_vcpus);
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		ret = setup_regs(vcpu, why, len);
+		if (!ret)
+			ret = clear_mce_state(vm, vcpu, why, len);
+		if (!ret)
+			ret = clear_events(vcpu, why, len);
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&vcpu->lock);
+		vcpu->stop_requested = false;
+		vcpu->stop = VCPU_RUNNING;
+		vcpu->exit_reason = 0;
+		vcpu->progress = 0;
+		vcpu->nwords = 0;
+		memset(&vcpu->req, 0, sizeof(vcpu->req));
+		pthread_mutex_unlock(&vcpu->lock);
+	}
+	return 0;
 }
 
 struct vcpu *vm_vcpu(struct vm *vm, int index)
@@ -813,6 +950,14 @@ int vm_wait_mce_report(struct vcpu *vcpu, unsigned int nth, struct vmm_mce_repor
 	return ret;
 }
 
+void vm_vcpu_wake(struct vcpu *vcpu)
+{
+	pthread_mutex_lock(&vcpu->lock);
+	vcpu->wake_seq++;
+	pthread_cond_broadcast(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
+}
+
 unsigned int vm_vcpu_nr_mce_reports(struct vcpu *vcpu)
 {
 	unsigned int n;
@@ -832,6 +977,23 @@ unsigned int vm_vcpu_mce_report_time(struct vcpu *vcpu, struct timespec *ts)
 	*ts = vcpu->last_report_start;
 	pthread_mutex_unlock(&vcpu->lock);
 	return n;
+}
+
+int vmm_inject_mce_held(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr, u64 misc,
+			u64 mcg_status)
+{
+	struct kvm_x86_mce mce = {
+		.status = status,
+		.addr = addr,
+		.misc = misc,
+		.mcg_status = mcg_status,
+		.bank = (u8)bank,
+	};
+
+	if (bank >= (vcpu->vm->mcg_cap & MCG_BANKCNT_MASK))
+		return -EINVAL;
+	/* KVM takes vcpu->mutex: free, the thread is not in KVM_RUN. */
+	return do_set_mce(vcpu, &mce);
 }
 
 int vmm_inject_mce(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr, u64 misc,
@@ -862,6 +1024,8 @@ int vmm_inject_mce(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr, u
 	vcpu->req.mce = mce;
 	vcpu->req.posted = true;
 	vcpu->req.done = false;
+	/* A held vCPU waits on its cond (hold_wait()), one in KVM_RUN gets the kick. */
+	pthread_cond_broadcast(&vcpu->cond);
 	pthread_mutex_unlock(&vcpu->lock);
 	kick(vcpu);
 	pthread_mutex_lock(&vcpu->lock);

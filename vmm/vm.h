@@ -12,9 +12,10 @@
  * and vm_wait_*() wait for them. vmm_inject_mce() injects a machine check
  * with KVM_X86_SET_MCE.
  *
- * Threads: vm_create(), vm_start() and vm_destroy() from one controlling
- * thread; the vm_wait_*(), vm_vcpu_*() and vmm_inject_mce() calls from any
- * thread while the VM runs.
+ * Threads: vm_create(), vm_start(), vm_stop(), vm_reset() and vm_destroy()
+ * from one controlling thread (a guest reset is vm_stop(), vm_reset(),
+ * vm_start()); the vm_wait_*(), vm_vcpu_*() and vmm_inject_mce() calls from
+ * any thread while the VM runs.
  */
 #ifndef GMF_VMM_VM_H
 #define GMF_VMM_VM_H
@@ -30,9 +31,11 @@
 #define MCG_BANKCNT_MASK	0xffULL
 #define MCG_CTL_P		(1ULL << 8)
 #define MCG_SER_P		(1ULL << 24)
+#define MCG_LMCE_P		(1ULL << 27)	/* local machine check offered */
 #define MCG_STATUS_RIPV		(1ULL << 0)
 #define MCG_STATUS_EIPV		(1ULL << 1)
 #define MCG_STATUS_MCIP		(1ULL << 2)
+#define MCG_STATUS_LMCES	(1ULL << 3)	/* this #MC went to this CPU only */
 #define MCI_STATUS_VAL		(1ULL << 63)
 #define MCI_STATUS_OVER		(1ULL << 62)
 #define MCI_STATUS_UC		(1ULL << 61)
@@ -51,6 +54,8 @@
 #define VMM_MAX_VCPUS		4
 #define VMM_MAX_BANKS		32	/* KVM_MAX_MCE_BANKS */
 #define VMM_MAX_REPORTS		16	/* per vCPU; later ones are counted only */
+/* A vCPU held by its hold hook asks it again at least this often (a guard only). */
+#define VMM_HOLD_GUARD_MS	100
 
 enum vmm_mem_kind {
 	VMM_MEM_AUTO,		/* guest_memfd when the kernel has it, else memfd */
@@ -72,21 +77,38 @@ struct vm_config {
 	 */
 	bool inherit;
 	int mem_fd;
+	/*
+	 * Local machine checks (Intel LMCE): MCG_CAP gets MCG_LMCE_P; vm_create()
+	 * fails with -EOPNOTSUPP, naming it, when KVM_X86_GET_MCE_CAP_SUPPORTED
+	 * does not offer it.
+	 */
+	bool lmce;
 };
 
 /*
  * Hooks the error intake (vmm/intake.c) sets with vm_set_hooks() before
  * vm_start(); each runs on the vCPU thread named by @vcpu.
  *   thread_start  first thing on the thread (its sigaltstack, its identity);
- *   hold          before each KVM_RUN, with no lock held: true to wait (the
- *                 hook waits a little itself), handle requests and ask again,
- *                 so an error the vCPU consumed is injected before it re-runs;
+ *   hold          before each KVM_RUN, with no lock held, without waiting:
+ *                 true to hold the vCPU out of the guest. vm.c then waits on
+ *                 the vCPU's own lock until a request is posted (and handles
+ *                 it), a stop, or vm_vcpu_wake(), and asks again; so an error
+ *                 the vCPU consumed is injected before it re-runs. Whoever
+ *                 makes the hook's answer false must call vm_vcpu_wake();
  *   run_failed    KVM_RUN failed with @err other than EINTR/EAGAIN; @run is
  *                 the vCPU's struct kvm_run. True when the hook took it (the
- *                 vCPU goes on), false to stop the vCPU as VCPU_FAILED.
+ *                 vCPU goes on), false to stop the vCPU as VCPU_FAILED;
+ *   exit          KVM_RUN returned an exit vm.c does not handle itself (not
+ *                 IO, SHUTDOWN or INTR; @run the struct kvm_run): true when
+ *                 the hook took it (the vCPU goes on), false to stop the
+ *                 vCPU as VCPU_FAILED (arm64's KVM_EXIT_ARM_SEA, intake.c);
+ *   thread_exit   last thing on the thread (vm_stop(), a reset's restart
+ *                 makes a new one): undo what thread_start did.
  */
 struct vm_hooks {
 	void (*thread_start)(void *arg, int vcpu);
+	bool (*exit)(void *arg, int vcpu, const void *run);
+	void (*thread_exit)(void *arg, int vcpu);
 	bool (*hold)(void *arg, int vcpu);
 	bool (*run_failed)(void *arg, int vcpu, int err, const void *run);
 };
@@ -133,6 +155,24 @@ void vm_stop(struct vm *vm);
 /* vm_stop(), then free everything. */
 void vm_destroy(struct vm *vm);
 
+/*
+ * Guest reset, with the vCPUs stopped (vm_stop(); -EBUSY otherwise): reload
+ * the GDT, page tables and payload, zero the workload's pass counters, put
+ * every vCPU back at the payload's entry state (registers, MCG_STATUS and
+ * every MCi_STATUS 0, no pending exception, interrupt or NMI, runnable) and
+ * make it ready for vm_start() again (progress 0; its #MC reports are kept).
+ * 0, or -errno with @why.
+ */
+int __must_check vm_reset(struct vm *vm, char *why, size_t len);
+
+/*
+ * Punch the 4K page at @offset out of the guest memory file
+ * (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE on the guest_memfd or memfd):
+ * KVM and the VMM's mapping drop it, the next touch allocates a fresh zeroed
+ * page. 0, -ERANGE beyond guest memory, or fallocate()'s -errno.
+ */
+int __must_check vm_punch_page(struct vm *vm, u64 offset);
+
 struct vcpu *vm_vcpu(struct vm *vm, int index);
 
 /* The number of vCPUs. */
@@ -155,6 +195,16 @@ u64 vm_mem_size(const struct vm *vm);
 u64 vm_mcg_cap(const struct vm *vm);
 
 /*
+ * The MCG_CAP for KVM_X86_SETUP_MCE from what KVM offers (@supported, from
+ * KVM_X86_GET_MCE_CAP_SUPPORTED; @max_banks, from KVM_CAP_MCE): its bank
+ * count (at most VMM_MAX_BANKS), MCG_CTL_P and MCG_SER_P if offered, and
+ * MCG_LMCE_P with @lmce. 0 and *@cap, or -EOPNOTSUPP with @why (no
+ * KVM_CAP_MCE; @lmce and no MCG_LMCE_P offered).
+ */
+int __must_check vm_mce_cap(u64 supported, int max_banks, bool lmce, u64 *cap, char *why,
+			    size_t len);
+
+/*
  * Wait until @vcpu's workload has reported pass @pass or later (0), its
  * thread stopped (-ESRCH) or @timeout_ms passed (-ETIMEDOUT).
  */
@@ -175,6 +225,12 @@ enum vcpu_stop vm_vcpu_stop_reason(struct vcpu *vcpu, u32 *exit_reason);
 int __must_check vm_wait_mce_report(struct vcpu *vcpu, unsigned int nth,
 				    struct vmm_mce_report *r, int timeout_ms);
 
+/*
+ * Make a vCPU held by its hold hook ask the hook again now; any thread, any
+ * time (a vCPU that is not held ignores it).
+ */
+void vm_vcpu_wake(struct vcpu *vcpu);
+
 /* Completed #MC reports so far. */
 unsigned int vm_vcpu_nr_mce_reports(struct vcpu *vcpu);
 
@@ -194,5 +250,14 @@ unsigned int vm_vcpu_mce_report_time(struct vcpu *vcpu, struct timespec *ts);
  */
 int __must_check vmm_inject_mce(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr,
 				u64 misc, u64 mcg_status);
+
+/*
+ * vmm_inject_mce() for a caller that knows @vcpu's thread is held out of
+ * KVM_RUN by its hold hook, and stays held until the caller releases it: the
+ * ioctl runs on the calling thread at once (no request, no wake-up of the
+ * vCPU thread). 0 or -errno, -EINVAL for a bank beyond MCG_CAP's count.
+ */
+int __must_check vmm_inject_mce_held(struct vcpu *vcpu, unsigned int bank, u64 status, u64 addr,
+				     u64 misc, u64 mcg_status);
 
 #endif

@@ -114,7 +114,7 @@ rm -f "${XDG_RUNTIME_DIR:-/tmp}/gmf-vmm-$pid.sock"	# left behind by kill -9
 out=$("$GMF" vmm status --record "$db" 2>&1); rc=$?
 echo "$out" | sed 's/^/# /'
 check "after kill -9 the record still lists both pages" \
-	grep -q '^2 poisoned pages (1 AR, 1 AO, 0 memory-fault), 2 sightings, integrity ok$' <<<"$out"
+	grep -q '^2 poisoned pages (1 AR, 1 AO, 0 memory-fault), 2 sightings, 0 repaired, integrity ok$' <<<"$out"
 
 start_run "$out2" --record "$db" --log "$log" --seconds 20
 out=$("$GMF" vmm inject --pid "$pid" --gpa 0x3ff000 --ao 2>&1)
@@ -140,6 +140,150 @@ start_run "$out3" --record "$db3" --threshold 1 --window 60 --seconds 20
 wait "$pid"; rc=$?
 cat "$out3" | sed 's/^/# /'
 check "past the threshold run exits 75 (eviction)" test $rc -eq 75
+
+# Guest reset (repair): an AR and an AO, the AO again (a duplicate), a reset
+# over the control socket punches both pages out and marks them repaired;
+# after it the same errors are news again: injected, not duplicates.
+db4=$dir/reset.db log4=$dir/reset.jsonl out4=$dir/run4.out
+rm -f "$db4" "$db4"-wal "$db4"-shm "$log4"
+start_run "$out4" --record "$db4" --log "$log4" --vcpus 2 --seconds 30
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x207000 2>&1); rc=$?
+check "reset: the AR before it is injected" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AR at gpa 0x207000, offset 0x207000: injected" <<<"$2"' _ $rc "$out"
+"$GMF" vmm inject --pid "$pid" --gpa 0x208000 --ao >/dev/null 2>&1
+"$GMF" vmm inject --pid "$pid" --gpa 0x3fe000 --ao >/dev/null 2>&1
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x208000 --ao 2>&1)
+check "reset: before it an AO on a poisoned page is a duplicate" \
+	grep -q '^intake: AO at gpa 0x208000, offset 0x208000: duplicate' <<<"$out"
+sleep 0.3
+out=$("$GMF" vmm reset --pid "$pid" 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "reset exits 0" test $rc -eq 0
+check "it names the AR page punched out" \
+	grep -qE '^reset: gpa 0x207000, offset 0x207000 punched out of the (guest_memfd|memfd), a fresh page on next touch; marked repaired in the record$' <<<"$out"
+check "and the AO page" grep -qE '^reset: gpa 0x208000, offset 0x208000 punched out of the ' <<<"$out"
+check "3 pages, 3 replaced" grep -q '^reset: 3 poisoned pages, 3 replaced$' <<<"$out"
+before=$(sed -n 's/^guest: restarted at its entry: vCPU 0 pass \([0-9]*\) (pass counter \([0-9]*\) before the reset)$/\2 \1/p' <<<"$out")
+echo "# vCPU 0 pass counter before the reset, pass after: $before"
+check "the guest restarted from its entry (its pass counter started over)" \
+	bash -c 'set -- $1; [ -n "$2" ] && [ "$1" -gt 10 ] && [ "$2" -lt "$1" ]' _ "$before"
+check "both vCPUs run again" grep -q '^guest: restarted at its entry: vCPU 1 pass ' <<<"$out"
+check "the run's log line names the page and the punch" \
+	grep -qE '^intake: reset: gpa 0x207000, offset 0x207000 punched out of the (guest_memfd|memfd) \(FALLOC_FL_PUNCH_HOLE\|FALLOC_FL_KEEP_SIZE\)' "$out4"
+check "the event log has a REPAIR line for it" \
+	grep -q '^{"event":"REPAIR","time_ns":[0-9]*,"action":"punch-hole","gpa":"0x207000","offset":"0x207000","repairs":1}$' "$log4"
+out=$("$GMF" vmm status --record "$db4" 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "status shows the AR page repaired, its history kept" \
+	grep -qE '^  0x207000 +0x207000 +AR +injected +1 .* repaired \(repaired 1 time, last ' <<<"$out"
+check "and the AO page (2 sightings)" grep -qE '^  0x208000 +0x208000 +AO +duplicate +2 .* repaired ' <<<"$out"
+check "none poisoned, 3 repaired" \
+	grep -q '^0 poisoned pages (0 AR, 0 AO, 0 memory-fault), 4 sightings, 3 repaired, integrity ok$' <<<"$out"
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x207000 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "after the reset a new AR at the same gpa is injected again" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AR at gpa 0x207000, offset 0x207000: injected into vCPU 0" <<<"$2"' _ $rc "$out"
+check "and reaches the guest" grep -q '^guest: #MC on vCPU 0: .*MCi_ADDR 0x207000 ' <<<"$out"
+check "as a first sighting since the repair (not 'again')" \
+	bash -c '[ "$(grep -c "gpa 0x207000, offset 0x207000, BUS_MCEERR_AR, injected into vCPU 0 as AR$" "$1")" -eq 2 ] && ! grep -q "gpa 0x207000.*again" "$1"' _ "$out4"
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x208000 --ao 2>&1)
+check "an AO on the repaired page is injected, not a duplicate" \
+	grep -q '^intake: AO at gpa 0x208000, offset 0x208000: injected' <<<"$out"
+out=$("$GMF" vmm status --record "$db4" 2>&1)
+echo "$out" | sed 's/^/# /'
+check "status: poisoned again, sightings counted on" \
+	grep -qE '^  0x207000 +0x207000 +AR +injected +2 .* poisoned \(repaired 1 time, ' <<<"$out"
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "the reset VMM exits 0 on SIGTERM" test $rc -eq 0
+start_run "$out4.2" --record "$db4" --seconds 20
+kill -TERM "$pid"; wait "$pid"
+cat "$out4.2" | sed 's/^/# /'
+check "a restart fences the pages poisoned again" \
+	grep -q '^gmf vmm: fenced from the record: gpa 0x207000, ' "$out4.2"
+check "but not the page repaired and clean since" \
+	grep -q '^gmf vmm: not fenced: gpa 0x3fe000, offset 0x3fe000 was replaced at a guest reset' "$out4.2"
+check "2 fenced" grep -q '^gmf vmm: 2 recorded pages fenced from ' "$out4.2"
+out=$("$GMF" vmm reset --pid x 2>&1); rc=$?
+check "reset --pid x exits 2 naming the flag" bash -c '[ $1 -eq 2 ] && grep -q -- "--pid .x.: expected" <<<"$2"' _ $rc "$out"
+out=$("$GMF" vmm reset --pid 999999999 2>&1); rc=$?
+check "reset of no such VMM exits 1" bash -c '[ $1 -eq 1 ] && grep -q "no .gmf vmm run. with pid 999999999" <<<"$2"' _ $rc "$out"
+out=$("$GMF" vmm reset 2>&1); rc=$?
+check "reset without --pid exits 2" bash -c '[ $1 -eq 2 ] && grep -q -- "--pid P is required" <<<"$2"' _ $rc "$out"
+
+# An error in the VMM's own memory: an AO there is ignored, an AR is fatal
+# and the VMM exits 71 (INTAKE_EXIT_VMM_MEMORY), after logging it.
+db5=$dir/own.db log5=$dir/own.jsonl out5=$dir/run5.out
+rm -f "$db5" "$db5"-wal "$db5"-shm "$log5"
+start_run "$out5" --record "$db5" --log "$log5" --seconds 20
+out=$("$GMF" vmm inject --pid "$pid" --vmm-memory --ao 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "AO in the VMM's own memory: ignored" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AO at host addr 0x[0-9a-f]* (the VMM.s own memory): ignored$" <<<"$2"' _ $rc "$out"
+kill -0 "$pid" 2>/dev/null; rc=$?
+check "and the VMM runs on" test $rc -eq 0
+out=$("$GMF" vmm inject --pid "$pid" --vmm-memory 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "AR in the VMM's own memory: fatal" \
+	grep -q "^intake: AR at host addr 0x[0-9a-f]* (the VMM.s own memory): fatal: the VMM exits with status 71$" <<<"$out"
+wait "$pid"; rc=$?
+cat "$out5" | sed 's/^/# /'
+check "the VMM exits 71" test $rc -eq 71
+check "saying why" grep -q "^gmf vmm: the intake asked to stop: exit status 71 (an AR in the VMM's own memory)$" "$out5"
+check "after the intake's line" \
+	grep -q "^intake: BUS_MCEERR_AR at 0x[0-9a-f]* (tid [0-9]*): the VMM's own memory, the thread cannot go on: exiting with status 71$" "$out5"
+check "the event log has it: hypervisor, fatal" \
+	grep -q '"recipient":"hypervisor","action":"fatal","flags":{"action-required":true' "$log5"
+out=$("$GMF" vmm status --record "$db5" 2>&1)
+check "and the record has no page for it" grep -q '^poison record .*: 0 pages$' <<<"$out"
+out=$("$GMF" vmm inject --pid 1 --gpa 0 --vmm-memory 2>&1); rc=$?
+check "inject --gpa with --vmm-memory exits 2" bash -c '[ $1 -eq 2 ] && grep -q "exclude each other" <<<"$2"' _ $rc "$out"
+
+# Machine-check forms (§3, local or broadcast). --local on Intel is an LMCE:
+# KVM must offer MCG_LMCE_P (an Intel host's KVM does, an AMD host's never),
+# and the guest's MCG_STATUS has MCG_STATUS_LMCES (bit 3).
+out=$("$GMF" vmm run --vendor arm 2>&1); rc=$?
+check "run --vendor arm exits 2 naming the flag" \
+	bash -c '[ $1 -eq 2 ] && grep -q -- "--vendor .arm.: expected intel or amd" <<<"$2"' _ $rc "$out"
+host_vendor=$(sed -n 's/^vendor_id[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "# host CPU vendor: $host_vendor"
+out6=$dir/run6.out
+start_run "$out6" --local --vcpus 2 --seconds 20
+if [ "$host_vendor" = GenuineIntel ]; then
+	out=$("$GMF" vmm inject --pid "$pid" --gpa 0x209000 2>&1); rc=$?
+	echo "$out" | sed 's/^/# /'
+	check "--local on Intel: the intake sends MCG_STATUS with LMCES" \
+		bash -c '[ $1 -eq 0 ] && grep -q "^intake: AR at gpa 0x209000.* MCG_STATUS 0xf$" <<<"$2"' _ $rc "$out"
+	check "and the guest reads MCG_STATUS 0xf (MCIP|EIPV|RIPV|LMCES)" \
+		grep -q '^guest: #MC on vCPU 0: MCG_STATUS 0xf, ' <<<"$out"
+	kill -TERM "$pid"; wait "$pid"
+else
+	wait "$pid"; rc=$?
+	cat "$out6" | sed 's/^/# /'
+	check "--local (Intel form) where KVM has no LMCE exits 1" test $rc -eq 1
+	check "naming MCG_LMCE_P and KVM_X86_GET_MCE_CAP_SUPPORTED" \
+		grep -q '^gmf vmm run: cannot create the VM: KVM does not offer MCG_LMCE_P (MCG_CAP bit 27) in KVM_X86_GET_MCE_CAP_SUPPORTED' "$out6"
+fi
+# The AMD form: the guest reads the MCi_STATUS sent (POISON, no S/AR/MCACOD);
+# an AO is not injected (QEMU: AMD guests panic on it). --local needs no LMCE.
+out7=$dir/run7.out
+start_run "$out7" --vendor amd --local --vcpus 2 --seconds 20
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x20a000 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "AMD AR: the intake sends VAL|UC|EN|MISCV|ADDRV|POISON, MCG_STATUS 0x7" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AR at gpa 0x20a000, offset 0x20a000: injected into vCPU 0, bank 9, MCi_STATUS 0xbc00080000000000, MCi_ADDR 0x20a000, MCi_MISC 0x8c, MCG_STATUS 0x7$" <<<"$2"' _ $rc "$out"
+check "and the guest reads exactly that" \
+	grep -q '^guest: #MC on vCPU 0: MCG_STATUS 0x7, bank 9 MCi_STATUS 0xbc00080000000000 MCi_ADDR 0x20a000 MCi_MISC 0x8c$' <<<"$out"
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x20b000 --ao 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "AMD AO: ignored, not injected" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AO at gpa 0x20b000, offset 0x20b000: ignored$" <<<"$2" && ! grep -q "^guest:" <<<"$2"' _ $rc "$out"
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x20c000 2>&1)
+check "the next AR's #MC report is its own (the AO made no #MC)" \
+	grep -q '^guest: #MC on vCPU 0: MCG_STATUS 0x7, bank 9 MCi_STATUS 0xbc00080000000000 MCi_ADDR 0x20c000 ' <<<"$out"
+kill -TERM "$pid"; wait "$pid"; rc=$?
+cat "$out7" | sed 's/^/# /'
+check "the AMD run logged the AO as not injected" grep -q 'BUS_MCEERR_AO at gpa 0x20b000: no AO injection on AMD, ignored' "$out7"
+check "and exits 0" test $rc -eq 0
 
 echo "# cli-vmm: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -20,6 +22,7 @@
 #include "tests/harness/t.h"
 #include "vmm/guest/layout.h"
 #include "vmm/intake.h"
+#include "vmm/kvm_uapi.h"
 #include "vmm/vm.h"
 
 #define TIMEOUT_MS	10000
@@ -387,6 +390,209 @@ TEST(memory_fault_posted)
 	rig_down(&r);
 }
 
+/*
+ * The injected values (intake_mce_values(), QEMU's): Intel AR and AO, LMCES
+ * only for a local #MC on a VM whose MCG_CAP has MCG_LMCE_P (the kernel's
+ * MCG_STATUS_LMCES, bit 3), AMD's AR with POISON and no AO at all.
+ */
+TEST(mce_values)
+{
+	u64 mcg_cap = 10 | MCG_SER_P, lcap = mcg_cap | MCG_LMCE_P;
+	struct intake_mce m;
+
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, false, mcg_cap, true, 0x5000, &m));
+	EXPECT_EQ(m.bank, INTAKE_MCE_BANK);
+	EXPECT_EQ(m.status, AR_STATUS);
+	EXPECT_EQ(m.addr, 0x5000);
+	EXPECT_EQ(m.misc, MISC_PHYS_12);
+	EXPECT_EQ(m.mcg_status, AR_MCG);
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, false, mcg_cap, false, 0x5000, &m));
+	EXPECT_EQ(m.status, AO_STATUS);
+	EXPECT_EQ(m.mcg_status, AO_MCG);
+	EXPECT_EQ(MCG_STATUS_LMCES, 1ULL << 3);
+	EXPECT_EQ(MCG_LMCE_P, 1ULL << 27);
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, true, lcap, true, 0x5000, &m));
+	EXPECT_EQ(m.status, AR_STATUS);
+	EXPECT_EQ(m.mcg_status, AR_MCG | MCG_STATUS_LMCES);
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, true, lcap, false, 0x5000, &m));
+	EXPECT_EQ(m.mcg_status, AO_MCG | MCG_STATUS_LMCES);
+	/* Local without LMCE_P: no broadcast, but no LMCES the guest was not offered. */
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, true, mcg_cap, true, 0x5000, &m));
+	EXPECT_EQ(m.mcg_status, AR_MCG);
+	/* Broadcast with LMCE_P offered: not local. */
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, false, lcap, true, 0x5000, &m));
+	EXPECT_EQ(m.mcg_status, AR_MCG);
+	ASSERT_TRUE(intake_mce_values(INTAKE_AMD, true, lcap, true, 0x7000, &m));
+	EXPECT_EQ(m.status, MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | MCI_STATUS_MISCV |
+			    MCI_STATUS_ADDRV | MCI_STATUS_POISON);
+	EXPECT_EQ(m.mcg_status, AR_MCG);
+	EXPECT_EQ(m.addr, 0x7000);
+	EXPECT_FALSE(intake_mce_values(INTAKE_AMD, false, mcg_cap, false, 0x7000, &m));
+	/* Fewer banks than QEMU's 10: the last one. */
+	ASSERT_TRUE(intake_mce_values(INTAKE_INTEL, false, 4, true, 0, &m));
+	EXPECT_EQ(m.bank, 3);
+}
+
+/* The AMD form through the real path: the guest reads what was sent; AO not injected. */
+TEST(amd_form)
+{
+	struct vm_config cfg = { .mem = VMM_MEM_AUTO, .nr_vcpus = 2 };
+	struct intake_config icfg = { .log_fn = cap_log, .fatal = cap_fatal,
+				      .vendor = INTAKE_AMD };
+	struct vmm_mce_report rep;
+	struct intake_event ev;
+	char why[160] = "";
+	struct rig r;
+	u64 gpa = GUEST_DATA_GPA + 0xd000;
+	int ret;
+
+	pthread_mutex_lock(&cap.lock);
+	cap.n = 0;
+	pthread_mutex_unlock(&cap.lock);
+	ret = vm_create(&cfg, &r.vm, why, sizeof(why));
+	if (ret == -ENODEV || ret == -ENOENT || ret == -EACCES)
+		T_SKIP(why);
+	ASSERT_OK(ret);
+	ASSERT_OK(intake_start(r.vm, &icfg, &r.in));
+	ASSERT_OK(vm_start(r.vm));
+	ASSERT_OK(vm_wait_progress(vm_vcpu(r.vm, 0), 2, TIMEOUT_MS));
+	r.mem = vm_mem(r.vm);
+	ASSERT_OK(sigbus_on_vcpu(r.in, 0, BUS_MCEERR_AR, r.mem + gpa));
+	ASSERT_OK(vm_wait_mce_report(vm_vcpu(r.vm, 0), 0, &rep, TIMEOUT_MS));
+	ev = last_event(r.in, 1);
+	EXPECT_EQ(ev.action, INTAKE_INJECTED);
+	EXPECT_EQ(ev.status, MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | MCI_STATUS_MISCV |
+			     MCI_STATUS_ADDRV | MCI_STATUS_POISON);
+	check_bank(&rep, ev.bank, ev.status, gpa, ev.misc, ev.mcg_status);
+	/* AO: logged, ignored, nothing injected anywhere. */
+	ASSERT_OK(send_sigbus(0, BUS_MCEERR_AO, r.mem + gpa + 0x1000));
+	ev = last_event(r.in, 2);
+	EXPECT_EQ(ev.kind, INTAKE_AO);
+	EXPECT_EQ(ev.action, INTAKE_IGNORED);
+	EXPECT_TRUE(cap_has("no AO injection on AMD, ignored"));
+	EXPECT_OK(vm_wait_progress(vm_vcpu(r.vm, 0), vm_vcpu_progress(vm_vcpu(r.vm, 0)) + 2,
+				   TIMEOUT_MS));
+	EXPECT_EQ(vm_vcpu_nr_mce_reports(vm_vcpu(r.vm, 0)), 1);
+	/* No broadcast on AMD either. */
+	EXPECT_EQ(vm_vcpu_nr_mce_reports(vm_vcpu(r.vm, 1)), 0);
+	rig_down(&r);
+}
+
+/*
+ * Guest reset: every poisoned page is punched out (its contents gone, a
+ * fresh page), forgotten (an AO on it is injected again, an AR is not "again")
+ * and the guest starts over; a page never poisoned keeps its contents.
+ */
+TEST(guest_reset_replaces_poisoned)
+{
+	struct intake_repair reps[4];
+	struct vmm_mce_report rep;
+	struct intake_event ev;
+	char why[160] = "";
+	u64 a = GUEST_DATA_GPA + 0x21000, b = 0x180000;
+	struct vcpu *v;
+	struct rig r;
+
+	rig_up(&r, 1, false);
+	v = vm_vcpu(r.vm, 0);
+	ASSERT_OK(send_sigbus(0, BUS_MCEERR_AO, r.mem + a));
+	ASSERT_OK(vm_wait_mce_report(v, 0, &rep, TIMEOUT_MS));
+	ASSERT_OK(send_sigbus(0, BUS_MCEERR_AO, r.mem + a));
+	EXPECT_EQ(last_event(r.in, 2).action, INTAKE_DUPLICATE);
+
+	vm_stop(r.vm);
+	*(volatile u64 *)(r.mem + a + 8) = 0xabcd;	/* not the workload's qword */
+	*(volatile u64 *)(r.mem + b) = 0x1234;
+	ASSERT_EQ(intake_guest_reset(r.in, reps, ARRAY_SIZE(reps)), 1);
+	EXPECT_EQ(reps[0].gpa, a);
+	EXPECT_EQ(reps[0].offset, a);
+	EXPECT_OK(reps[0].punch_ret);
+	EXPECT_EQ(*(volatile u64 *)(r.mem + a + 8), 0);
+	EXPECT_EQ(*(volatile u64 *)(r.mem + b), 0x1234);
+	EXPECT_TRUE(cap_has("intake: reset: gpa 0x221000, offset 0x221000 punched out of the"));
+	/* Nothing poisoned any more: a second reset finds nothing. */
+	ASSERT_EQ(intake_guest_reset(r.in, reps, ARRAY_SIZE(reps)), 0);
+	ASSERT_OK(vm_reset(r.vm, why, sizeof(why)));
+	ASSERT_OK(vm_start(r.vm));
+	ASSERT_OK(vm_wait_progress(v, 2, TIMEOUT_MS));
+
+	ASSERT_OK(send_sigbus(0, BUS_MCEERR_AO, r.mem + a));
+	ASSERT_OK(vm_wait_mce_report(v, 1, &rep, TIMEOUT_MS));
+	ev = last_event(r.in, 3);
+	EXPECT_EQ(ev.action, INTAKE_INJECTED);
+	EXPECT_EQ(rep.bank[INTAKE_MCE_BANK].addr, a);
+	EXPECT_FALSE(cap_has("vCPU 0 has not finished its previous #MC"));
+	EXPECT_EQ(vm_vcpu_stop_reason(v, NULL), VCPU_RUNNING);
+	rig_down(&r);
+}
+
+/* ESR of a data abort from the guest (EC 0x24), EA, FSC external abort; of an SVC. */
+#define SEA_ESR_DABT	((0x24ULL << 26) | (1ULL << 25) | (1ULL << 9) | 0x10)
+#define SEA_ESR_IABT	((0x20ULL << 26) | (1ULL << 25) | (1ULL << 9) | 0x10)
+#define SEA_ESR_SVC	((0x15ULL << 26) | (1ULL << 25))
+
+/* KVM_EXIT_ARM_SEA's report -> a guest page: the arch-independent half, on x86. */
+TEST(sea_gpa)
+{
+	u64 size = 0x400000, gpa = 1;
+
+	EXPECT_EQ(KVM_EXIT_ARM_SEA, 41);
+	EXPECT_EQ(KVM_CAP_ARM_SEA_TO_USER, 245);
+	EXPECT_EQ(offsetof(struct uapi_arm_sea, gpa), 24);
+	EXPECT_OK(intake_sea_gpa(KVM_EXIT_ARM_SEA_FLAG_GPA_VALID, SEA_ESR_DABT, 0x205000, size,
+				 &gpa));
+	EXPECT_EQ(gpa, 0x205000);
+	EXPECT_OK(intake_sea_gpa(KVM_EXIT_ARM_SEA_FLAG_GPA_VALID, SEA_ESR_IABT | UAPI_ESR_ELx_FnV,
+				 0x3ff123, size, &gpa));
+	EXPECT_EQ(gpa, 0x3ff000);
+	gpa = 1;
+	EXPECT_ERR(intake_sea_gpa(0, SEA_ESR_DABT, 0x205000, size, &gpa), -ENODATA);
+	EXPECT_ERR(intake_sea_gpa(KVM_EXIT_ARM_SEA_FLAG_GPA_VALID, SEA_ESR_SVC, 0x205000, size, &gpa),
+		   -EINVAL);
+	EXPECT_ERR(intake_sea_gpa(KVM_EXIT_ARM_SEA_FLAG_GPA_VALID, SEA_ESR_DABT, size, size, &gpa),
+		   -ERANGE);
+	EXPECT_EQ(gpa, 1);
+}
+
+/*
+ * A KVM_EXIT_ARM_SEA handed to the intake (what the aarch64 vCPU loop does)
+ * takes the memory-fault path: an AR #MC into that vCPU at the gpa, an event
+ * marked sea with the ESR, one log line naming the exit; one that names no
+ * guest page is logged and ignored, and the vCPU is not left held.
+ */
+TEST(sea_posted)
+{
+	struct vmm_mce_report rep;
+	struct intake_event ev;
+	u64 gpa = GUEST_DATA_GPA + 0xe000;
+	struct vcpu *v;
+	struct rig r;
+
+	rig_up(&r, 1, false);
+	v = vm_vcpu(r.vm, 0);
+	ASSERT_OK(intake_post_sea(r.in, 0, KVM_EXIT_ARM_SEA_FLAG_GPA_VALID, SEA_ESR_DABT, 0x1234,
+				  gpa));
+	ASSERT_OK(vm_wait_mce_report(v, 0, &rep, TIMEOUT_MS));
+	check_bank(&rep, INTAKE_MCE_BANK, AR_STATUS, gpa, MISC_PHYS_12, AR_MCG);
+	ev = last_event(r.in, 1);
+	EXPECT_EQ(ev.kind, INTAKE_MEMORY_FAULT);
+	EXPECT_TRUE(ev.sea);
+	EXPECT_EQ(ev.esr, SEA_ESR_DABT);
+	EXPECT_EQ(ev.action, INTAKE_INJECTED);
+	EXPECT_EQ(ev.target, 0);
+	EXPECT_EQ(ev.gpa, gpa);
+	EXPECT_TRUE(cap_has("gpa 0x20e000, offset 0x20e000, KVM_EXIT_ARM_SEA, injected into vCPU 0 as AR"));
+
+	EXPECT_ERR(intake_post_sea(r.in, 0, 0, SEA_ESR_DABT, 0, gpa), -ENODATA);
+	ev = last_event(r.in, 2);
+	EXPECT_EQ(ev.action, INTAKE_IGNORED);
+	EXPECT_FALSE(ev.in_guest);
+	EXPECT_TRUE(cap_has("no valid gpa (KVM_EXIT_ARM_SEA_FLAG_GPA_VALID clear)"));
+	EXPECT_OK(vm_wait_progress(v, vm_vcpu_progress(v) + 2, TIMEOUT_MS));
+	EXPECT_EQ(vm_vcpu_nr_mce_reports(v), 1);
+	rig_down(&r);
+}
+
 /* (6) Translation: hva -> gpa and offset, offset -> gpa, outside -> error. */
 TEST(translate)
 {
@@ -443,6 +649,11 @@ static const struct t_case cases[] = {
 	T(same_page_twice),
 	T(queued_in_order),
 	T(memory_fault_posted),
+	T(mce_values),
+	T(amd_form),
+	T(guest_reset_replaces_poisoned),
+	T(sea_gpa),
+	T(sea_posted),
 	T(translate),
 	T(real_hwpoison),
 };

@@ -210,7 +210,7 @@ TEST(bad_files)
 		const char *msg;
 	} cases[] = {
 		{ BAD_GARBAGE, -EINVAL, "not a SQLite database" },
-		{ BAD_VERSION, -EOPNOTSUPP, "schema version 99: expected version 1" },
+		{ BAD_VERSION, -EOPNOTSUPP, "schema version 99: expected version 2 (or 1, upgraded on open)" },
 		{ BAD_FOREIGN, -EINVAL, "expected a gmemfail poison record" },
 	};
 
@@ -664,6 +664,151 @@ TEST(intake_records)
 	remove_db(path);
 }
 
+/*
+ * Repair at a guest reset: the row is marked repaired and kept with its
+ * history, a REPAIR event is logged; a new error on the page makes it
+ * poisoned again (count goes on); a page with no row is -ENOENT; a page
+ * repaired twice without an error between is -ENOENT the second time.
+ */
+TEST(repair)
+{
+	struct record_config cfg = { .log_fd = -1 };
+	struct record_error e = err_at(0x9000, RECORD_AR, 10 * NS);
+	struct record_page *pages;
+	struct record *r;
+	char path[320], logp[320], buf[2048], *lines[8];
+	struct kv kv[12];
+	size_t nr, nl, nkv;
+	s64 t;
+
+	fresh(path, sizeof(path), "repair.db");
+	path_of(logp, sizeof(logp), "repair.jsonl");
+	unlink(logp);
+	cfg.log_path = logp;
+	ASSERT_OK(record_open(path, &cfg, &r, NULL, 0));
+	ASSERT_OK(record_add(r, &e, NULL));
+	ASSERT_OK(record_load(r, &pages, &nr));
+	ASSERT_EQ(nr, 1);
+	EXPECT_FALSE(pages[0].repaired);
+	EXPECT_EQ(pages[0].repairs, 0);
+	EXPECT_EQ(pages[0].repaired_ns, 0);
+	kfree(pages);
+
+	ASSERT_OK(record_repair(r, 0x9abc, 0x109abc, 20 * NS));
+	ASSERT_OK(record_load(r, &pages, &nr));
+	ASSERT_EQ(nr, 1);
+	EXPECT_TRUE(pages[0].repaired);
+	EXPECT_EQ(pages[0].repairs, 1);
+	EXPECT_EQ(pages[0].repaired_ns, 20 * NS);
+	EXPECT_EQ(pages[0].count, 1);			/* the history stays */
+	EXPECT_EQ(pages[0].first_ns, 10 * NS);
+	EXPECT_STREQ(pages[0].action, "injected");
+	kfree(pages);
+	EXPECT_ERR(record_repair(r, 0x9000, 0x109000, 21 * NS), -ENOENT);
+	EXPECT_ERR(record_repair(r, 0x1000, 0x101000, 21 * NS), -ENOENT);
+
+	e.time_ns = 30 * NS;
+	e.kind = RECORD_AO;
+	ASSERT_OK(record_add(r, &e, NULL));
+	ASSERT_OK(record_load(r, &pages, &nr));
+	ASSERT_EQ(nr, 1);
+	EXPECT_FALSE(pages[0].repaired);
+	EXPECT_EQ(pages[0].repairs, 1);
+	EXPECT_EQ(pages[0].count, 2);
+	EXPECT_EQ(pages[0].kind, RECORD_AR);		/* of the first sighting */
+	EXPECT_EQ(pages[0].last_ns, 30 * NS);
+	kfree(pages);
+	ASSERT_OK(record_repair(r, 0x9000, 0x109000, 40 * NS));
+	record_close(r);
+
+	read_file(logp, buf, sizeof(buf));
+	nl = split_lines(buf, lines, ARRAY_SIZE(lines));
+	ASSERT_EQ(nl, 4);
+	check_line(lines[1], "event,time_ns,action,gpa,offset,repairs", kv, ARRAY_SIZE(kv), &nkv);
+	EXPECT_STREQ(val(kv, nkv, "event"), "REPAIR");
+	EXPECT_STREQ(val(kv, nkv, "action"), "punch-hole");
+	EXPECT_STREQ(val(kv, nkv, "gpa"), "0x9000");
+	EXPECT_STREQ(val(kv, nkv, "offset"), "0x109000");
+	EXPECT_STREQ(val(kv, nkv, "repairs"), "1");
+	t = strtoll(val(kv, nkv, "time_ns") ?: "0", NULL, 10);
+	EXPECT_EQ(t, 20 * NS);
+	check_line(lines[3], "event,time_ns,action,gpa,offset,repairs", kv, ARRAY_SIZE(kv), &nkv);
+	EXPECT_STREQ(val(kv, nkv, "repairs"), "2");
+	unlink(logp);
+	remove_db(path);
+}
+
+/*
+ * A version 1 record (before repair existed), written as version 1 wrote it:
+ * opened, it is upgraded to version 2 in place, every row reads back as it
+ * was and poisoned, and it takes repairs; integrity ok.
+ */
+TEST(upgrade_v1)
+{
+	static const char *const v1 =
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE poison (gpa INTEGER NOT NULL UNIQUE, offset INTEGER NOT NULL,"
+		" kind TEXT NOT NULL, action TEXT NOT NULL, first_ns INTEGER NOT NULL,"
+		" last_ns INTEGER NOT NULL, count INTEGER NOT NULL);"
+		"CREATE INDEX poison_first ON poison(first_ns);"
+		"INSERT INTO poison VALUES (8192, 1056768, 'AO', 'duplicate', 5, 7, 3);"
+		"INSERT INTO poison VALUES (4096, 1052672, 'memory-fault', 'injected', 1, 1, 1);"
+		"PRAGMA user_version = 1;";
+	struct record_page *pages;
+	struct record *r;
+	char path[320], msg[128];
+	sqlite3 *db;
+	size_t nr;
+	s64 ver = 0;
+	sqlite3_stmt *st;
+
+	fresh(path, sizeof(path), "v1.db");
+	ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	ASSERT_OK(record_open(path, NULL, &r, NULL, 0));
+	ASSERT_OK(record_load(r, &pages, &nr));
+	ASSERT_EQ(nr, 2);
+	EXPECT_EQ(pages[0].gpa, 0x1000);
+	EXPECT_EQ(pages[0].offset, 0x101000);
+	EXPECT_EQ(pages[0].kind, RECORD_MEMORY_FAULT);
+	EXPECT_EQ(pages[1].gpa, 0x2000);
+	EXPECT_EQ(pages[1].kind, RECORD_AO);
+	EXPECT_STREQ(pages[1].action, "duplicate");
+	EXPECT_EQ(pages[1].first_ns, 5);
+	EXPECT_EQ(pages[1].last_ns, 7);
+	EXPECT_EQ(pages[1].count, 3);
+	for (size_t i = 0; i < nr; i++) {
+		EXPECT_FALSE(pages[i].repaired);
+		EXPECT_EQ(pages[i].repairs, 0);
+	}
+	kfree(pages);
+	ASSERT_OK(record_repair(r, 0x2000, 0x102000, 9));
+	EXPECT_OK(record_check(r, msg, sizeof(msg)));
+	record_close(r);
+
+	ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+	ver = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	EXPECT_EQ(ver, RECORD_SCHEMA_VERSION);
+	EXPECT_EQ(ver, 2);
+
+	/* Opened again (now version 2): the repair is there. */
+	ASSERT_OK(record_open(path, NULL, &r, NULL, 0));
+	ASSERT_OK(record_load(r, &pages, &nr));
+	ASSERT_EQ(nr, 2);
+	EXPECT_FALSE(pages[0].repaired);
+	EXPECT_TRUE(pages[1].repaired);
+	EXPECT_EQ(pages[1].repaired_ns, 9);
+	kfree(pages);
+	record_close(r);
+	remove_db(path);
+}
+
 static const struct t_case cases[] = {
 	T(round_trip),
 	T(duplicate_gpa),
@@ -672,6 +817,8 @@ static const struct t_case cases[] = {
 	T(threshold),
 	T(crash_loop),
 	T(intake_records),
+	T(repair),
+	T(upgrade_v1),
 };
 
 T_MAIN("vmm/test_record", cases)
