@@ -15,6 +15,9 @@ const char *const sync_op_names[SYNC_NR_OPS] = {
 
 const struct sync_hooks *sync_hooks_installed;
 static unsigned long findings;
+static unsigned int held;
+
+unsigned int sync_locks_held(void) { return held; }
 
 const struct sync_hooks *sync_set_hooks(const struct sync_hooks *hooks)
 {
@@ -67,6 +70,7 @@ void mutex_lock(struct mutex *m)
 		if (!wait_for(m, m->name))
 			break;
 	m->owner = __sync_self();
+	held++;
 }
 
 bool mutex_trylock(struct mutex *m)
@@ -75,6 +79,7 @@ bool mutex_trylock(struct mutex *m)
 	if (m->owner)
 		return false;
 	m->owner = __sync_self();
+	held++;
 	return true;
 }
 
@@ -83,6 +88,8 @@ void mutex_unlock(struct mutex *m)
 	if (!m->owner) {
 		findings++;
 		fprintf(stderr, "gmf: sync: unlock of %s, which is not locked\n", m->name);
+	} else {
+		held--;
 	}
 	m->owner = 0;
 	sync_point(SYNC_UNLOCK, m, m->name);
@@ -100,14 +107,17 @@ void down_read(struct rw_semaphore *s)
 		if (!wait_for(s, s->name))
 			break;
 	s->readers++;
+	held++;
 }
 
 void up_read(struct rw_semaphore *s)
 {
-	if (!s->readers)
+	if (!s->readers) {
 		findings++;
-	else
+	} else {
 		s->readers--;
+		held--;
+	}
 	sync_point(SYNC_UNLOCK, s, s->name);
 }
 
@@ -118,12 +128,47 @@ void down_write(struct rw_semaphore *s)
 		if (!wait_for(s, s->name))
 			break;
 	s->writer = __sync_self();
+	held++;
 }
 
 void up_write(struct rw_semaphore *s)
 {
 	if (!s->writer)
 		findings++;
+	else
+		held--;
 	s->writer = 0;
 	sync_point(SYNC_UNLOCK, s, s->name);
+}
+
+void sync_lock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name)
+{
+	sync_point(SYNC_LOCK, obj, name);
+	while (*word & (1UL << bit))
+		if (!wait_for(obj, name))
+			break;
+	*word |= 1UL << bit;
+	held++;
+}
+
+bool sync_trylock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name)
+{
+	sync_point(SYNC_LOCK, obj, name);
+	if (*word & (1UL << bit))
+		return false;
+	*word |= 1UL << bit;
+	held++;
+	return true;
+}
+
+void sync_unlock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name)
+{
+	if (!(*word & (1UL << bit))) {
+		findings++;
+		fprintf(stderr, "gmf: sync: unlock of %s, which is not locked\n", name);
+	} else {
+		held--;
+	}
+	*word &= ~(1UL << bit);
+	sync_point(SYNC_UNLOCK, obj, name);
 }

@@ -46,6 +46,9 @@ struct sync_hooks {
 const struct sync_hooks *sync_set_hooks(const struct sync_hooks *hooks);
 extern const struct sync_hooks *sync_hooks_installed;
 
+/* Locks held now, by any model thread (the explorer checks invariants at 0). */
+unsigned int sync_locks_held(void);
+
 /* Self-deadlocks and unbalanced unlocks seen with no scheduler installed. */
 unsigned long sync_findings(void);
 void sync_findings_reset(void);
@@ -108,6 +111,14 @@ void down_read(struct rw_semaphore *s);
 void up_read(struct rw_semaphore *s);
 void down_write(struct rw_semaphore *s);
 void up_write(struct rw_semaphore *s);
+
+/*
+ * A sleeping lock that is one bit of a word (the folio lock: PG_locked).
+ * @obj names it to the scheduler; it must outlive every waiter.
+ */
+void sync_lock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name);
+bool sync_trylock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name);
+void sync_unlock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name);
 
 /* ---- atomics ------------------------------------------------------------- */
 

@@ -222,7 +222,11 @@ static struct folio *kvm_gmem_get_folio(struct kvm_gmem *gmem, pgoff_t index, in
 	if (kvm_state(host)->gmem_mf_stage == GMEM_MF_INITIAL)
 		folio_clear_hugetlb_migratable(folio);
 	if (range_has_shared(gmem, base, nr)) {
+		unsigned long lock_pfn = folio_lock_pfn(folio);
+
+		folio_lock(folio);
 		ret = guestmem_hugetlb_split(folio);
+		folio_unlock_pfn(host, lock_pfn);
 		if (ret) {
 			/* Never leave a whole folio cached under a shared index. */
 			folio_get(folio);
@@ -646,11 +650,19 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 		 */
 		for (pgoff_t i = rstart; gmem->h && i < rend; i += nr) {
 			struct folio *f = filemap_get_folio(mapping, i);
+			unsigned long lock_pfn;
 
 			if (!f || !folio_test_hugetlb(f))
 				continue;
 			kvm_gmem_invalidate(gmem, i, i + nr, KVM_FILTER_ALL);
-			ret = guestmem_hugetlb_split(f);
+			lock_pfn = folio_lock_pfn(f);
+			folio_lock(f);
+			/* The folio lock is the huge page's: still the same folio? */
+			if (filemap_get_folio(mapping, i) != f || !folio_test_hugetlb(f))
+				ret = -EAGAIN;
+			else
+				ret = guestmem_hugetlb_split(f);
+			folio_unlock_pfn(gmem->kvm->host, lock_pfn);
 			if (ret) {
 				unsplit(gmem, rstart, i, split_here);
 				*error_offset = (u64)max(i, start) << PAGE_SHIFT;

@@ -243,6 +243,13 @@ struct kvm {
 	bool sea_to_user;		/* arm64 KVM_CAP_ARM_SEA_TO_USER enabled */
 	bool fd_open;			/* the VM fd */
 	struct mutex slots_lock;
+	/*
+	 * Stage-2 is changed under mmu_lock; every zap bumps the sequence, and
+	 * a fault that looked up its pfn before a zap retries instead of
+	 * mapping it (mmu_invalidate_retry_gfn(): RET_PF_RETRY).
+	 */
+	spinlock_t mmu_lock;
+	atomic_long_t mmu_invalidate_seq;
 	unsigned long nr_exits;
 };
 

@@ -189,6 +189,7 @@ struct kvm *kvm_create_vm(struct host *host, struct task_struct *vmm, unsigned l
 	INIT_LIST_HEAD(&kvm->vcpus);
 	INIT_LIST_HEAD(&kvm->gmems);
 	mutex_init(&kvm->slots_lock, "slots_lock");
+	spin_lock_init(&kvm->mmu_lock, "mmu_lock");
 	list_add_tail(&kvm->node, &ks->vms);
 	return kvm;
 }

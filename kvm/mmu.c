@@ -30,6 +30,8 @@ void kvm_mmu_unmap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, enum kvm_f
 
 	if (end <= start)
 		return;
+	spin_lock(&kvm->mmu_lock);
+	atomic_long_inc(&kvm->mmu_invalidate_seq);
 	rangemap_for_each_in(&kvm->stage2, n, tmp, (unsigned long)start, (unsigned long)(end - 1)) {
 		struct kvm_spte *s = container_of(n, struct kvm_spte, node);
 
@@ -39,6 +41,7 @@ void kvm_mmu_unmap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, enum kvm_f
 		rangemap_erase(&kvm->stage2, n);
 		kfree(s);
 	}
+	spin_unlock(&kvm->mmu_lock);
 }
 
 static int kvm_map_spte(struct kvm *kvm, struct kvm_memory_slot *slot, gfn_t gfn,
@@ -131,8 +134,12 @@ static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gf
 {
 	struct kvm *kvm = vcpu->kvm;
 	unsigned long pfn;
-	int max_order = 0, ret;
+	long mmu_seq;
+	int max_order, ret;
 
+retry:
+	max_order = 0;
+	mmu_seq = atomic_long_read(&kvm->mmu_invalidate_seq);
 	if (kvm_do_userfault(vcpu, slot, gfn, private))
 		return -EFAULT;
 	if (private || slot->gmem.gmem_only) {
@@ -185,7 +192,14 @@ static int kvm_tdp_fault(struct kvm_vcpu *vcpu, struct kvm_memory_slot *slot, gf
 		if (f)
 			folio_set_dirty(f);
 	}
+	spin_lock(&kvm->mmu_lock);
+	if (atomic_long_read(&kvm->mmu_invalidate_seq) != mmu_seq) {
+		/* A zap since the lookup: the pfn may be stale (is_page_fault_stale()). */
+		spin_unlock(&kvm->mmu_lock);
+		goto retry;
+	}
 	ret = kvm_map_spte(kvm, slot, gfn, pfn, (unsigned int)max_order, private, write);
+	spin_unlock(&kvm->mmu_lock);
 	return ret == -EEXIST ? 0 : ret;
 }
 

@@ -25,6 +25,56 @@ const char *const file_kind_names[__NR_FILE_KINDS] = {
 	[FILE_GUEST_MEMFD] = "guest_memfd",
 };
 
+unsigned long folio_lock_pfn(const struct folio *folio)
+{
+	const struct guestmem_split *gs;
+
+	if (folio->page_type == PGTY_guestmem_hugetlb &&
+	    (gs = guestmem_split_lookup(folio->host, folio_pfn(folio))))
+		return gs->node.start;
+	return folio_pfn(folio);
+}
+
+static struct page *lock_page_of(struct folio *folio)
+{
+	return pfn_to_page(folio->host, folio_lock_pfn(folio));
+}
+
+void folio_lock(struct folio *folio)
+{
+	struct page *p = lock_page_of(folio);
+
+	sync_lock_bit(&p->flags, PG_locked, p, "folio_lock");
+}
+
+bool folio_trylock(struct folio *folio)
+{
+	struct page *p = lock_page_of(folio);
+
+	return sync_trylock_bit(&p->flags, PG_locked, p, "folio_lock");
+}
+
+void folio_unlock(struct folio *folio)
+{
+	struct page *p = lock_page_of(folio);
+
+	sync_unlock_bit(&p->flags, PG_locked, p, "folio_lock");
+}
+
+void folio_unlock_pfn(struct host *host, unsigned long pfn)
+{
+	struct page *p = pfn_to_page(host, pfn);
+
+	sync_unlock_bit(&p->flags, PG_locked, p, "folio_lock");
+}
+
+bool folio_test_locked(const struct folio *folio)
+{
+	const struct page *p = page_lookup(folio->host, folio_lock_pfn(folio));
+
+	return p && test_bit(PG_locked, &p->flags);
+}
+
 /* shmem keeps a poisoned folio in the page cache so that later reads fail. */
 static int shmem_error_remove_folio(struct address_space *mapping, struct folio *folio)
 {
@@ -200,15 +250,33 @@ void truncate_inode_pages_range(struct address_space *mapping, u64 lstart, u64 l
 {
 	pgoff_t first = (pgoff_t)(lstart >> PAGE_SHIFT);
 	pgoff_t last = lend == U64_MAX ? ~0UL : (pgoff_t)(lend >> PAGE_SHIFT);
-	struct range_node *n, *tmp;
+	struct range_node *n;
+	pgoff_t index = first;
 
-	rangemap_for_each_in(&mapping->i_pages, n, tmp, first, last) {
+	/*
+	 * Each folio is locked while it goes: hold a reference, wait for its
+	 * lock, then look again (memory_failure() may have held it meanwhile).
+	 */
+	while (index <= last && (n = rangemap_lower(&mapping->i_pages, index)) && n->start <= last) {
 		struct folio *folio = container_of(n, struct folio, cache_node);
+		unsigned long lock_pfn;
 
+		index = n->last + 1;
 		/* Only whole folios are dropped, as for HugeTLB hole punching. */
-		if (n->start < first || n->last > last)
+		if (n->start < first || n->last > last) {
+			if (!index)
+				break;
 			continue;
-		truncate_inode_folio(mapping, folio);
+		}
+		folio_get(folio);
+		lock_pfn = folio_lock_pfn(folio);
+		folio_lock(folio);
+		if (folio->mapping == mapping)
+			truncate_inode_folio(mapping, folio);
+		folio_unlock_pfn(mapping->host, lock_pfn);
+		folio_put(folio);
+		if (!index)
+			break;
 	}
 }
 

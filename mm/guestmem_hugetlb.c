@@ -66,6 +66,15 @@ static bool folio_safe(const struct folio *f, int extra)
 	return !folio_mapped(f) && !f->_pincount && folio_ref_count(f) == expected;
 }
 
+/*
+ * A memory_failure() holds a reference on a page of [@lo, @hi] and waits
+ * for the folio lock: the kernel's refcount freeze would fail on it.
+ */
+static bool mf_in_flight(const struct host *host, unsigned long lo, unsigned long hi)
+{
+	return host->mf_running && !host->mf_locked && host->mf_ref_pfn >= lo && host->mf_ref_pfn <= hi;
+}
+
 int guestmem_hugetlb_split(struct folio *folio)
 {
 	struct host *host = folio->host;
@@ -81,7 +90,7 @@ int guestmem_hugetlb_split(struct folio *folio)
 
 	if (!folio_test_hugetlb(folio) || !mapping)
 		return -EINVAL;
-	if (!folio_safe(folio, folio->mf_pins))
+	if (!folio_safe(folio, folio->mf_pins) || mf_in_flight(host, pfn, pfn + nr - 1))
 		return -EAGAIN;
 	gs = kzalloc(sizeof(*gs), GFP_KERNEL);
 	if (!gs)
@@ -94,7 +103,7 @@ int guestmem_hugetlb_split(struct folio *folio)
 	 */
 	host_race_point(host, "guestmem_hugetlb_split:locked");
 	mf_pins = folio->mf_pins;
-	if (!folio_safe(folio, mf_pins)) {
+	if (!folio_safe(folio, mf_pins) || mf_in_flight(host, pfn, pfn + nr - 1)) {
 		kfree(gs);
 		return -EAGAIN;
 	}
@@ -201,6 +210,8 @@ static int merge_refused(struct address_space *mapping, const struct guestmem_sp
 	struct host *host = mapping->host;
 	bool poisoned = gs->hwpoison;
 
+	if (mf_in_flight(host, gs_head(gs), gs_head(gs) + gs_nr(gs) - 1))
+		return -EAGAIN;
 	for (unsigned long i = 0; i < gs_nr(gs); i++) {
 		struct folio *p = piece(host, gs, i);
 		const struct page *pg = page_lookup(host, gs_head(gs) + i);
@@ -219,7 +230,7 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	struct host *host = mapping->host;
 	struct folio *f = filemap_get_folio(mapping, index), *huge;
 	struct guestmem_split *gs;
-	unsigned long nr, i;
+	unsigned long nr, i, head;
 	pgoff_t base;
 	unsigned long dirty = 0;
 	int ret;
@@ -228,7 +239,15 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 		return 0;	/* whole already, or not a HugeTLB page */
 	gs = guestmem_split_lookup(host, folio_pfn(f));
 	nr = gs_nr(gs);
-	base = f->index - (folio_pfn(f) - gs_head(gs));
+	head = gs_head(gs);
+	base = f->index - (folio_pfn(f) - head);
+	/* The pieces share the huge page's lock (folio_lock_pfn()). */
+	folio_lock(f);
+	if (guestmem_split_lookup(host, head) != gs) {
+		/* Freed or merged while this waited for the lock. */
+		folio_unlock_pfn(host, head);
+		return -EAGAIN;
+	}
 	/*
 	 * Every piece is locked here. A memory_failure() on one of them that
 	 * starts now holds a reference while it waits for the lock, which
@@ -236,8 +255,10 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	 */
 	host_race_point(host, "guestmem_hugetlb_merge:locked");
 	ret = merge_refused(mapping, gs, base, &dirty);
-	if (ret)
+	if (ret) {
+		folio_unlock_pfn(host, head);
 		return ret;
+	}
 	for (i = 0; i < nr; i++) {
 		struct folio *p = piece(host, gs, i);
 
@@ -262,6 +283,7 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	list_add_tail(&huge->lru, &gs->h->hugepage_activelist);
 	trace_note(host->trace, "guest_memfd: merged the %s page at pfn %#lx", gs->h->name, gs_head(gs));
 	kfree(gs);
+	folio_unlock_pfn(host, head);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
  */
 #define pr_fmt(fmt) "Memory failure: " fmt
 
+#include <limits.h>
 #include <string.h>
 
 #include "mm/memory-failure.h"
@@ -107,6 +108,13 @@ struct mf_outcome mf_last_outcome(const struct host *host)
 	o.ret = host->mf_last_ret;
 	o.error_state = host->mf_error_state;
 	return o;
+}
+
+/* memory_failure() has its reference on @pfn: a restructuring must see it. */
+static void mf_note_ref(struct host *host, unsigned long pfn)
+{
+	if (host->mf_running)
+		host->mf_ref_pfn = pfn;
 }
 
 /* The reference memory_failure() holds, and keeps unless it drops it. */
@@ -477,14 +485,17 @@ static int __get_hwpoison_page(struct page *page, unsigned long flags)
 
 	ret = get_hwpoison_hugetlb_folio(folio, &hugetlb, false);
 	if (hugetlb) {
-		if (ret > 0)
+		if (ret > 0) {
 			folio->mf_pins++;
+			mf_note_ref(page->host, page_to_pfn(page));
+		}
 		return ret;
 	}
 	if (!HWPoisonHandlable(page, flags))
 		return -EBUSY;
 	if (folio && folio_try_get(folio)) {
 		folio->mf_pins++;
+		mf_note_ref(page->host, page_to_pfn(page));
 		return 1;
 	}
 	return 0;
@@ -934,6 +945,7 @@ static int __get_huge_page_for_hwpoison(struct host *host, unsigned long pfn, in
 	} else if (folio_test_hugetlb_migratable(folio)) {
 		if (folio_try_get(folio)) {
 			folio->mf_pins++;
+			mf_note_ref(host, pfn);
 			ret = MF_HUGETLB_IN_USED;
 			count_increased = true;
 		} else {
@@ -960,6 +972,20 @@ out:
 	return ret;
 }
 
+/*
+ * Take the folio lock of the page memory_failure() holds a reference on.
+ * From here on a split or merge waits for it, or (memory_failure()'s own,
+ * from error_remove_folio()) runs under it. Returns the lock's pfn.
+ */
+static unsigned long mf_folio_lock(struct host *host, struct folio *folio)
+{
+	unsigned long lock_pfn = folio_lock_pfn(folio);
+
+	folio_lock(folio);
+	host->mf_locked = true;
+	return lock_pfn;
+}
+
 static int get_huge_page_for_hwpoison(struct host *host, unsigned long pfn, int flags,
 				      bool *migratable_cleared)
 {
@@ -975,7 +1001,7 @@ static int try_memory_failure_hugetlb(struct host *host, unsigned long pfn, int 
 {
 	struct page *p = pfn_to_page(host, pfn);
 	bool migratable_cleared = false;
-	unsigned long page_flags;
+	unsigned long page_flags, lock_pfn;
 	struct folio *folio;
 	int res, rv;
 
@@ -1018,10 +1044,14 @@ retry:
 		}
 		return action_result(host, pfn, MF_MSG_FREE_HUGE, (enum mf_result)res);
 	}
+	lock_pfn = mf_folio_lock(host, folio);
 	page_flags = folio->flags;
 	if (!hwpoison_user_mappings(host, folio, p, pfn, flags))
-		return action_result(host, pfn, MF_MSG_UNMAP_FAILED, MF_FAILED);
-	return identify_page_state(host, pfn, p, page_flags);
+		res = action_result(host, pfn, MF_MSG_UNMAP_FAILED, MF_FAILED);
+	else
+		res = identify_page_state(host, pfn, p, page_flags);
+	folio_unlock_pfn(host, lock_pfn);	/* the folio may have been split meanwhile */
+	return res;
 }
 
 /* ---- memory_failure() ------------------------------------------------------------ */
@@ -1050,7 +1080,7 @@ static int __memory_failure(struct host *host, unsigned long pfn, int flags)
 {
 	bool retry = true;
 	struct folio *folio;
-	unsigned long page_flags;
+	unsigned long page_flags, lock_pfn;
 	struct page *p;
 	int res, hugetlb = 0;
 
@@ -1120,16 +1150,24 @@ try_again:
 	}
 
 	shake_folio(folio);
+	lock_pfn = mf_folio_lock(host, folio);
 	page_flags = folio->flags;
 	if (!folio_test_lru(folio) && !folio_test_writeback(folio))
 		goto identify_page_state;
-	if (!hwpoison_user_mappings(host, folio, p, pfn, flags))
-		return action_result(host, pfn, MF_MSG_UNMAP_FAILED, MF_FAILED);
+	if (!hwpoison_user_mappings(host, folio, p, pfn, flags)) {
+		res = action_result(host, pfn, MF_MSG_UNMAP_FAILED, MF_FAILED);
+		goto unlock;
+	}
 	if (folio_test_lru(folio) && !folio_test_swapcache(folio) && !folio->mapping &&
-	    !folio_test_anon(folio))
-		return action_result(host, pfn, MF_MSG_TRUNCATED_LRU, MF_IGNORED);
+	    !folio_test_anon(folio)) {
+		res = action_result(host, pfn, MF_MSG_TRUNCATED_LRU, MF_IGNORED);
+		goto unlock;
+	}
 identify_page_state:
-	return identify_page_state(host, pfn, p, page_flags);
+	res = identify_page_state(host, pfn, p, page_flags);
+unlock:
+	folio_unlock_pfn(host, lock_pfn);
+	return res;
 }
 
 /**
@@ -1156,7 +1194,13 @@ int memory_failure(struct host *host, unsigned long pfn, int flags)
 	mutex_lock(&host->mf_mutex);
 	if (!(flags & MF_SW_SIMULATED))
 		host->hw_memory_failure = true;
+	host->mf_running = true;
+	host->mf_ref_pfn = flags & MF_COUNT_INCREASED ? pfn : ULONG_MAX;
+	host->mf_locked = false;
 	res = __memory_failure(host, pfn, flags);
+	host->mf_running = false;
+	host->mf_ref_pfn = ULONG_MAX;
+	host->mf_locked = false;
 	mutex_unlock(&host->mf_mutex);
 	host->mf_last_ret = res;
 	return res;

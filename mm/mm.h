@@ -156,7 +156,6 @@ static inline bool folio_test_##name(const struct folio *f) { return folio_test(
 static inline void folio_set_##name(struct folio *f) { folio_set(f, bit); }		\
 static inline void folio_clear_##name(struct folio *f) { folio_clear(f, bit); }
 
-FOLIO_FLAG_FUNCS(locked, PG_locked)
 FOLIO_FLAG_FUNCS(writeback, PG_writeback)
 FOLIO_FLAG_FUNCS(uptodate, PG_uptodate)
 FOLIO_FLAG_FUNCS(dirty, PG_dirty)
@@ -588,6 +587,15 @@ struct host {
 	void (*mmu_notifier)(struct host *host, struct mm_struct *mm, unsigned long start,
 			     unsigned long end);
 	unsigned int mf_error_state;	/* error_states[] row of the last identify_page_state() */
+	/*
+	 * The memory_failure() running now (mf_mutex allows one): the pfn it
+	 * holds a reference on (ULONG_MAX: none yet), and whether it holds the
+	 * folio lock. Between the two a split or merge of that page must see
+	 * the reference as one in flight, as the kernel's refcount freeze does.
+	 */
+	bool mf_running;
+	unsigned long mf_ref_pfn;
+	bool mf_locked;
 	bool mf_has_result;
 	int mf_last_type, mf_last_result, mf_last_ret;
 	unsigned long nr_leaked_pages;	/* poisoned pages freed and leaked */
@@ -631,6 +639,21 @@ void host_counter(struct host *host, const char *name, long value, long delta);
 		trace_log((host)->trace, LOGLEVEL_WARNING,				\
 			  "WARNING: %s:%d: %s", __FILE__, __LINE__, #cond);		\
 	__w; })
+
+/*
+ * The folio lock. MODEL: PG_locked lives in the struct page of the folio's
+ * head, which outlives the folio, so the lock stays put when the folio is
+ * split or merged; the pieces of a split guest_memfd HugeTLB page share the
+ * lock of the huge page's head (one lock for the 2M or 1G page, not one per
+ * piece). Each operation is a decision point of the explorer.
+ */
+unsigned long folio_lock_pfn(const struct folio *folio);
+void folio_lock(struct folio *folio);
+bool folio_trylock(struct folio *folio);
+void folio_unlock(struct folio *folio);
+/* Unlock the lock at @pfn (folio_lock_pfn() before a restructuring). */
+void folio_unlock_pfn(struct host *host, unsigned long pfn);
+bool folio_test_locked(const struct folio *folio);
 
 static inline bool PageHWPoison(const struct page *p) { return test_bit(PG_hwpoison, &p->flags); }
 static inline void SetPageHWPoison(struct page *p) { set_bit(PG_hwpoison, &p->flags); }
@@ -843,5 +866,7 @@ void hugetlb_cgroup_migrate(struct folio *old, struct folio *new);
 /* validate.c: 0, or -EUCLEAN with a trace note naming the broken invariant */
 int folio_validate(const struct folio *folio);
 int host_validate(struct host *host);
+/* The same at a point inside an operation: counts and their holders may differ. */
+int host_validate_step(struct host *host);
 
 #endif

@@ -16,6 +16,14 @@
 	trace_note((host)->trace, "invariant broken: " fmt, ##__VA_ARGS__);	\
 	-EUCLEAN; })
 
+/*
+ * Mid-operation (the explorer checks at every decision point where no lock
+ * is held): a count and what it counts are updated by separate statements
+ * there, in the kernel as in the model, so those equalities wait for the
+ * end of the operation; everything else is checked.
+ */
+static bool at_step;
+
 /* How many references @folio should have, from what the model knows holds them. */
 static long expected_refs(const struct folio *f)
 {
@@ -36,7 +44,7 @@ int folio_validate(const struct folio *f)
 	if (f->owner == FOLIO_OWNER_RESERVED)
 		return folio_ref_count(f) == 1 ? 0 :
 			BROKEN(host, "reserved range %#lx has refcount %d", folio_pfn(f), folio_ref_count(f));
-	if (folio_ref_count(f) != expected_refs(f))
+	if (!at_step && folio_ref_count(f) != expected_refs(f))
 		return BROKEN(host, "folio %#lx (%s, order %u): refcount %d, holders %ld "
 			      "(maps %lu, pins %d, mf %d, extra %d, cache %d, swapcache %d)",
 			      folio_pfn(f), folio_owner_names[f->owner], f->order, folio_ref_count(f),
@@ -202,7 +210,7 @@ static int validate_poison(struct host *host)
 			counted += (long)list_count(&gs->raw_hwp_list);
 	}
 	/* With an unreliable raw list the kernel's own count drifts (see divergences.md). */
-	if (!unreliable && counted != atomic_long_read(&host->num_poisoned_pages))
+	if (!unreliable && !at_step && counted != atomic_long_read(&host->num_poisoned_pages))
 		return BROKEN(host, "num_poisoned_pages is %ld but %ld raw pages are poisoned",
 			      atomic_long_read(&host->num_poisoned_pages), counted);
 	return 0;
@@ -228,6 +236,16 @@ static int validate_mm(struct host *host, struct mm_struct *mm)
 		}
 	}
 	return 0;
+}
+
+int host_validate_step(struct host *host)
+{
+	int ret;
+
+	at_step = true;
+	ret = host_validate(host);
+	at_step = false;
+	return ret;
 }
 
 int host_validate(struct host *host)
