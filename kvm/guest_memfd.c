@@ -248,21 +248,40 @@ static int kvm_gmem_fault(struct file *file, pgoff_t index, struct folio **folio
 	struct page *p;
 	int err;
 
+	int ret = 0;
+
 	if ((u64)index << PAGE_SHIFT >= file->i_size)
 		return VM_FAULT_SIGBUS;
+	/*
+	 * The in-place conversion series: the attribute cannot change while
+	 * the folio is looked up, and the reference returned (vmf->page's)
+	 * makes a conversion's safe-refcount check fail until the pte is in.
+	 */
+	down_read(&file->f_mapping.invalidate_lock);
 	/* Private memory is never mapped into userspace. */
-	if (attr_test(&gmem->private, index))
-		return VM_FAULT_SIGBUS;
-	if (gmem->failed)
-		return VM_FAULT_HWPOISON;
+	if (attr_test(&gmem->private, index)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	if (gmem->failed) {
+		ret = VM_FAULT_HWPOISON;
+		goto out;
+	}
 	folio = kvm_gmem_get_folio(gmem, index, &err);
-	if (!folio)
-		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (!folio) {
+		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+		goto out;
+	}
 	p = page_lookup(file->f_mapping.host, folio_pfn(folio) + (index - folio->index));
-	if (folio_test_hwpoison(folio) || (p && PageHWPoison(p)))
-		return VM_FAULT_HWPOISON;	/* __do_fault(): the MF pin keeps it */
+	if (folio_test_hwpoison(folio) || (p && PageHWPoison(p))) {
+		ret = VM_FAULT_HWPOISON;	/* __do_fault(): the MF pin keeps it */
+		goto out;
+	}
+	folio_get(folio);
 	*foliop = folio;
-	return 0;
+out:
+	up_read(&file->f_mapping.invalidate_lock);
+	return ret;
 }
 
 static long kvm_gmem_rw(struct file *file, u64 pos, u64 len)

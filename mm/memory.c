@@ -581,10 +581,10 @@ static enum access_result __handle_user_access(struct task_struct *t, unsigned l
 					force_sig_fault(t, SIGBUS, BUS_ADRERR, addr);
 				return ACCESS_SIGBUS;
 			}
+			/* ->fault returned it with a reference: the pte's now. */
 			shift = PAGE_SHIFT;
 			mapaddr = addr & PAGE_MASK;
 			pfn = folio_pfn(folio) + (index - folio->index);
-			folio_get(folio);
 		} else {
 			pgoff_t index = linear_page_index(vma, addr);
 			struct hstate *h = vma->vm_hstate;

@@ -315,7 +315,7 @@ struct address_space {
 struct file_operations {
 	/* mmap(2): 0 or -errno (ENODEV, EINVAL). */
 	int (*mmap)(struct file *file, unsigned long vm_flags);
-	/* A user fault at page @index: 0 with *foliop (not referenced), or VM_FAULT_*. */
+	/* A user fault at page @index: 0 with *foliop and a reference for the pte, or VM_FAULT_*. */
 	int (*fault)(struct file *file, pgoff_t index, struct folio **foliop);
 	long (*read)(struct file *file, u64 pos, u64 len);
 	long (*write)(struct file *file, u64 pos, u64 len);
