@@ -8,17 +8,8 @@ set -u
 GMF=$1
 dir=$2
 mkdir -p "$dir"
-n=0 pass=0 fail=0
 
-check() {
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $what"; pass=$((pass + 1))
-	else
-		echo "not ok $n $what"; fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # refused: LINE, expected message
 refused() {

@@ -14,15 +14,7 @@ n=0 pass=0 fail=0 skip=0
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
 
-check() {
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $what"; pass=$((pass + 1))
-	else
-		echo "not ok $n $what"; fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # Usage errors first: they need no KVM.
 out=$("$GMF" vmm run --vcpus 9 2>&1); rc=$?

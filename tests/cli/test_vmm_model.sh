@@ -16,15 +16,7 @@ dir=$2
 mkdir -p "$dir"
 n=0 pass=0 fail=0 skip=0
 
-check() {
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $what"; pass=$((pass + 1))
-	else
-		echo "not ok $n $what"; fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 if [ ! -e /dev/kvm ]; then
 	"$GMF" vmm run --errors-from scenarios/vmm-model-early-kill-ao.scn --seconds 1 >/dev/null 2>&1

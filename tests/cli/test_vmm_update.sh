@@ -15,15 +15,7 @@ n=0 pass=0 fail=0 skip=0
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null' EXIT
 
-check() {
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $what"; pass=$((pass + 1))
-	else
-		echo "not ok $n $what"; fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 out=$("$GMF" vmm run --live-update-after 0 2>&1); rc=$?
 check "run --live-update-after 0 exits 2 naming the flag" \
