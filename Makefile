@@ -19,6 +19,8 @@ BUILD      ?= build
 TBUILD     := $(BUILD)/test
 GMF        := $(BUILD)/gmf
 TGMF       := $(TBUILD)/gmf
+PBUILD     := $(BUILD)/planted
+PGMF       := $(PBUILD)/gmf
 
 # The guest payload (mk/guest.mk) is data in the library, built from source.
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/vmm/guest/blob.o
@@ -30,10 +32,16 @@ HARN_OBJS  := $(patsubst %.c,$(TBUILD)/%.o,$(HARNESS_SRCS))
 SUITES     := $(patsubst tests/unit/%.c,$(TBUILD)/tests/%,$(TEST_SRCS))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
+# Planted race bugs (base/plant.h): the files that include it, compiled again
+# with GMF_PLANT_BUGS and linked with the test build's other objects.
+PLANT_SRCS := $(shell grep -l '"base/plant.h"' $(LIB_SRCS) $(CLI_SRCS))
+PLANT_OBJS := $(patsubst %.c,$(PBUILD)/%.o,$(PLANT_SRCS))
+PGMF_OBJS  := $(PLANT_OBJS) $(filter-out $(patsubst %.c,$(TBUILD)/%.o,$(PLANT_SRCS)),$(TCLI_OBJS) $(TLIB_OBJS))
+
 FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_REPLAY := $(foreach f,$(FUZZERS),$(TBUILD)/tests/fuzz/$(f))
 
-.PHONY: all deps run test bench fuzz clean help
+.PHONY: all deps run test bench fuzz clean help planted
 
 all: $(GMF)
 
@@ -42,6 +50,7 @@ help:
 	@echo "make run       the main job: the scenario library's outcome table"
 	@echo "make test      build with ASan+UBSan and run every test"
 	@echo "make bench     run the benchmarks (figures, not assertions)"
+	@echo "make planted   $(PGMF): the test build with the planted race bugs (gmf explore --plant)"
 	@echo "make clean     remove $(BUILD)/"
 	@echo "variables: CC=clang  V=1  WERROR=0  SEED=n"
 
@@ -52,8 +61,10 @@ run: deps $(GMF)
 	@echo "gmemfail: the scenario library, one row per scenario and policy (build/gmf demo for a walk-through)"
 	@$(GMF) run --summary $(sort $(wildcard scenarios/*.scn))
 
-test: deps $(TGMF) $(SUITES) $(FUZZ_REPLAY)
-	@GMF=$(TGMF) TBUILD=$(TBUILD) FUZZ_REPLAY="$(FUZZ_REPLAY)" tests/run-tests.sh $(SUITES)
+test: deps $(TGMF) $(PGMF) $(SUITES) $(FUZZ_REPLAY)
+	@GMF=$(TGMF) PGMF=$(PGMF) TBUILD=$(TBUILD) FUZZ_REPLAY="$(FUZZ_REPLAY)" tests/run-tests.sh $(SUITES)
+
+planted: deps $(PGMF)
 
 # libFuzzer builds (clang): make fuzz FUZZER=fuzz_scn SECONDS=60
 FUZZER  ?= fuzz_scn
@@ -108,6 +119,14 @@ $(TBUILD)/tests/%: $(TBUILD)/tests/unit/%.o $(HARN_OBJS) $(TBUILD)/libgmf.a
 
 $(TBUILD)/tests/fuzz/%: $(TBUILD)/tests/fuzz/%.o $(TBUILD)/tests/fuzz/driver.o $(TBUILD)/libgmf.a
 	@mkdir -p $(@D)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- planted build: the test build with GMF_PLANT_BUGS ------------------------
+$(PBUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q_CC)$(CC) $(CFLAGS) $(SANFLAGS) -DGMF_PLANT_BUGS -c $< -o $@
+
+$(PGMF): $(PGMF_OBJS)
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "base/plant.h"
 #include "kvm/attr.h"
 #include "kvm/kvm.h"
 
@@ -601,6 +602,24 @@ static bool conversion_safe(struct kvm_gmem *gmem, struct folio *f)
 	       folio_ref_count(f) == (int)folio_nr_pages(f) + extra;
 }
 
+/* Unmap [start, end) from the VMM, then the safe-refcount check: 0 or -EAGAIN. */
+static int convert_private_check(struct kvm_gmem *gmem, pgoff_t start, pgoff_t end, u64 *error_offset)
+{
+	struct address_space *mapping = &gmem->file->f_mapping;
+	struct range_node *n, *tmp;
+
+	kvm_gmem_unmap_user(gmem, start, end);
+	rangemap_for_each_in(&mapping->i_pages, n, tmp, start, end - 1) {
+		struct folio *f = container_of(n, struct folio, cache_node);
+
+		if (!conversion_safe(gmem, f)) {
+			*error_offset = (u64)max(f->index, start) << PAGE_SHIFT;
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
 /* A failed conversion to shared merges back the huge pages it split in [first, last). */
 static void unsplit(struct kvm_gmem *gmem, pgoff_t first, pgoff_t last, const unsigned long *split_here)
 {
@@ -621,7 +640,6 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 	bool to_private = attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE;
 	unsigned long nr = gmem_nr(gmem);
 	pgoff_t start, end, rstart, rend;
-	struct range_node *n, *tmp;
 	unsigned long *split_here = NULL;	/* huge pages this call split */
 	int ret;
 
@@ -636,19 +654,19 @@ int kvm_gmem_set_attributes(struct kvm_gmem *gmem, u64 offset, u64 size, u64 att
 	/* Invalidation is rounded to the huge page. */
 	rstart = ALIGN_DOWN(start, nr);
 	rend = ALIGN(end, nr);
+	if (to_private && PLANTED(PLANT_CONVERSION_CHECKS_UNLOCKED)) {
+		/* PLANTED: unmap and check before the lock, not again under it. */
+		ret = convert_private_check(gmem, start, end, error_offset);
+		if (ret)
+			return ret;
+	}
 	down_write(&mapping->invalidate_lock);
 	if (to_private) {
 		/* Userspace must not keep the pages: unmap, then the safe-refcount check. */
-		kvm_gmem_unmap_user(gmem, start, end);
-		rangemap_for_each_in(&mapping->i_pages, n, tmp, start, end - 1) {
-			struct folio *f = container_of(n, struct folio, cache_node);
-
-			if (!conversion_safe(gmem, f)) {
-				*error_offset = (u64)max(f->index, start) << PAGE_SHIFT;
-				ret = -EAGAIN;
-				goto out;
-			}
-		}
+		ret = PLANTED(PLANT_CONVERSION_CHECKS_UNLOCKED) ? 0 :
+		      convert_private_check(gmem, start, end, error_offset);
+		if (ret)
+			goto out;
 		kvm_gmem_invalidate(gmem, rstart, rend, KVM_FILTER_SHARED);
 	} else {
 		if (gmem->h) {

@@ -4,6 +4,7 @@
 BASE_SRCS := \
 	base/alloc.c \
 	base/errno.c \
+	base/plant.c \
 	base/prng.c \
 	base/rangemap.c \
 	base/sync.c \

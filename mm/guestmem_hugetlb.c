@@ -39,6 +39,7 @@
  * may not be on the LRU. The deferred merge runs at once rather than from a
  * workqueue. The split huge page stays counted in its pool (in use).
  */
+#include "base/plant.h"
 #include "mm/mm.h"
 
 struct guestmem_split *guestmem_split_lookup(const struct host *host, unsigned long pfn)
@@ -143,7 +144,8 @@ int guestmem_hugetlb_split(struct folio *folio)
 		p->index = index + i;
 		p->cache_node.start = p->cache_node.last = p->index;
 		WARN_ON(host, rangemap_insert(&mapping->i_pages, &p->cache_node));
-		atomic_set(&p->_refcount, 1);
+		/* The pieces appear together: no decision point per piece. */
+		atomic_init(&p->_refcount, 1);
 		if ((copy_head || unreliable) && poisoned)
 			SetPageHWPoison(pfn_to_page(host, pfn + i));
 	}
@@ -188,7 +190,7 @@ int guestmem_hugetlb_split(struct folio *folio)
 	gs->file_node.start = index;
 	gs->file_node.last = index + nr - 1;
 	WARN_ON(host, rangemap_insert(&mapping->guestmem_splits, &gs->file_node));
-	kfree(folio);
+	folio_free(folio);
 	trace_note(host->trace, "guest_memfd: split the %s page at pfn %#lx into %lu pieces",
 		   gs->h->name, pfn, nr);
 	return 0;
@@ -210,8 +212,6 @@ static int merge_refused(struct address_space *mapping, const struct guestmem_sp
 	struct host *host = mapping->host;
 	bool poisoned = gs->hwpoison;
 
-	if (mf_in_flight(host, gs_head(gs), gs_head(gs) + gs_nr(gs) - 1))
-		return -EAGAIN;
 	for (unsigned long i = 0; i < gs_nr(gs); i++) {
 		struct folio *p = piece(host, gs, i);
 		const struct page *pg = page_lookup(host, gs_head(gs) + i);
@@ -222,6 +222,9 @@ static int merge_refused(struct address_space *mapping, const struct guestmem_sp
 		poisoned |= pg && PageHWPoison(pg);
 		*dirty |= p->flags & (1UL << PG_dirty);
 	}
+	/* After the last reference count read: nothing may come in between. */
+	if (mf_in_flight(host, gs_head(gs), gs_head(gs) + gs_nr(gs) - 1))
+		return -EAGAIN;
 	return poisoned ? -EHWPOISON : 0;
 }
 
@@ -241,6 +244,12 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	nr = gs_nr(gs);
 	head = gs_head(gs);
 	base = f->index - (folio_pfn(f) - head);
+	if (PLANTED(PLANT_MERGE_CHECKS_UNLOCKED)) {
+		/* PLANTED: the checks before the lock, and not again under it. */
+		ret = merge_refused(mapping, gs, base, &dirty);
+		if (ret)
+			return ret;
+	}
 	/* The pieces share the huge page's lock (folio_lock_pfn()). */
 	folio_lock(f);
 	if (guestmem_split_lookup(host, head) != gs) {
@@ -254,7 +263,7 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	 * the check sees.
 	 */
 	host_race_point(host, "guestmem_hugetlb_merge:locked");
-	ret = merge_refused(mapping, gs, base, &dirty);
+	ret = PLANTED(PLANT_MERGE_CHECKS_UNLOCKED) ? 0 : merge_refused(mapping, gs, base, &dirty);
 	if (ret) {
 		folio_unlock_pfn(host, head);
 		return ret;
@@ -262,6 +271,9 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	for (i = 0; i < nr; i++) {
 		struct folio *p = piece(host, gs, i);
 
+		/* The page cache's reference only (the kernel's refcount freeze). */
+		WARN_ON(host, p->page_type != PGTY_guestmem_hugetlb || p->mf_pins ||
+			       p->_refcount.counter != 1);
 		rangemap_erase(&mapping->i_pages, &p->cache_node);
 		folio_destroy(p);
 	}
@@ -279,7 +291,8 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	huge->cache_node.start = base;
 	huge->cache_node.last = base + nr - 1;
 	WARN_ON(host, rangemap_insert(&mapping->i_pages, &huge->cache_node));
-	atomic_set(&huge->_refcount, (int)nr);
+	/* Not a decision point: the huge folio appears whole (the pieces' refcounts are frozen). */
+	atomic_init(&huge->_refcount, (int)nr);
 	list_add_tail(&huge->lru, &gs->h->hugepage_activelist);
 	trace_note(host->trace, "guest_memfd: merged the %s page at pfn %#lx", gs->h->name, gs_head(gs));
 	kfree(gs);

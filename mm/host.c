@@ -224,6 +224,12 @@ void host_destroy(struct host *host)
 		rangemap_erase(&host->pages, n);
 		kfree(container_of(n, struct page, node));
 	}
+	while (host->dead_folios) {
+		struct folio *f = host->dead_folios;
+
+		host->dead_folios = f->dead_next;
+		kfree(f);
+	}
 	guestmem_hugetlb_teardown(host);
 	cgroup_exit(host);
 	kfree(host->panic_msg);

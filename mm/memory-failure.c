@@ -533,7 +533,8 @@ try_again:
 			goto out;
 		} else if (ret == -EBUSY) {
 			if (pass++ < 3) {
-				shake_folio(page_folio(p) ? page_folio(p) : NULL);
+				if (page_folio(p))
+					shake_folio(page_folio(p));
 				goto try_again;
 			}
 			ret = -EIO;
@@ -1195,6 +1196,7 @@ int memory_failure(struct host *host, unsigned long pfn, int flags)
 	if (!(flags & MF_SW_SIMULATED))
 		host->hw_memory_failure = true;
 	host->mf_running = true;
+	host->mf_pfn = pfn;
 	host->mf_ref_pfn = flags & MF_COUNT_INCREASED ? pfn : ULONG_MAX;
 	host->mf_locked = false;
 	res = __memory_failure(host, pfn, flags);

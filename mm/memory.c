@@ -750,6 +750,6 @@ int split_huge_page_to_order(struct page *page, unsigned int new_order)
 		kfree(pte);
 	}
 	host->nr_folios--;
-	kfree(folio);
+	folio_free(folio);
 	return 0;
 }

@@ -102,6 +102,7 @@ extern const char *const folio_owner_names[__NR_FOLIO_OWNERS];
 
 struct folio {
 	struct range_node pfn_node;	/* in host->memmap: [pfn, pfn + nr - 1] */
+	struct folio *dead_next;	/* folio_free() under the explorer: kept until the host goes */
 	struct host *host;
 	unsigned long flags;		/* PG_* of the head page, but PG_hwpoison */
 	enum pagetype page_type;
@@ -594,8 +595,11 @@ struct host {
 	 * the reference as one in flight, as the kernel's refcount freeze does.
 	 */
 	bool mf_running;
+	unsigned long mf_pfn;		/* the pfn it handles */
 	unsigned long mf_ref_pfn;
 	bool mf_locked;
+	unsigned long nr_warnings;	/* WARN_ON()s that fired */
+	struct folio *dead_folios;	/* see folio_free() */
 	bool mf_has_result;
 	int mf_last_type, mf_last_result, mf_last_ret;
 	unsigned long nr_leaked_pages;	/* poisoned pages freed and leaked */
@@ -635,9 +639,11 @@ void host_counter(struct host *host, const char *name, long value, long delta);
 /* A kernel WARN: recorded as a finding in the trace, never an abort. */
 #define WARN_ON(host, cond) ({								\
 	bool __w = !!(cond);								\
-	if (unlikely(__w))								\
+	if (unlikely(__w)) {								\
+		(host)->nr_warnings++;							\
 		trace_log((host)->trace, LOGLEVEL_WARNING,				\
 			  "WARNING: %s:%d: %s", __FILE__, __LINE__, #cond);		\
+	}										\
 	__w; })
 
 /*
@@ -691,6 +697,13 @@ long find_free_contig_range(const struct host *host, int nid, unsigned int order
 struct folio *folio_new(struct host *host, unsigned long pfn, unsigned int order,
 			enum folio_owner owner, gfp_t gfp);
 void folio_destroy(struct folio *folio);
+/*
+ * Free a folio's struct. MODEL: the kernel's struct page never goes away,
+ * so code may look a folio up and only then try to get it. While the race
+ * explorer runs threads the struct is kept, with a reference count of 0
+ * that makes folio_try_get() fail, until the host goes.
+ */
+void folio_free(struct folio *folio);
 unsigned long node_free_pages(const struct host *host, int nid);
 
 /* hugetlb.c */

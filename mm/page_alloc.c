@@ -276,8 +276,9 @@ struct folio *folio_new(struct host *host, unsigned long pfn, unsigned int order
 	INIT_LIST_HEAD(&f->rmap);
 	INIT_LIST_HEAD(&f->lru);
 	INIT_LIST_HEAD(&f->raw_hwp_list);
+	/* Being built, out of every other thread's reach: a plain store. */
 	if (order && owner != FOLIO_OWNER_KERNEL_HIGH_ORDER)
-		folio_set(f, PG_head);
+		f->flags |= 1UL << PG_head;
 	ret = rangemap_insert(&host->memmap, &f->pfn_node);
 	if (WARN_ON(host, ret)) {
 		kfree(f);
@@ -293,7 +294,20 @@ void folio_destroy(struct folio *folio)
 
 	rangemap_erase(&host->memmap, &folio->pfn_node);
 	host->nr_folios--;
-	kfree(folio);
+	folio_free(folio);
+}
+
+void folio_free(struct folio *folio)
+{
+	struct host *host = folio->host;
+
+	if (!sync_hooks_installed) {
+		kfree(folio);
+		return;
+	}
+	atomic_init(&folio->_refcount, 0);
+	folio->dead_next = host->dead_folios;
+	host->dead_folios = folio;
 }
 
 struct folio *folio_alloc_node(struct host *host, int nid, unsigned int order,

@@ -168,6 +168,11 @@ static int validate_poison(struct host *host)
 			continue;
 		if (is_free_buddy_page(p))
 			return BROKEN(host, "poisoned pfn %#lx is on a free list", n->start);
+		/* memory_failure() marks the raw page first, the folio when it gets there. */
+		if (f && folio_test_hugetlb(f) && !folio_test_hwpoison(f) &&
+		    !(host->mf_running && host->mf_pfn == n->start))
+			return BROKEN(host, "poisoned pfn %#lx is inside the healthy %s folio at %#lx",
+				      n->start, f->hstate ? f->hstate->name : "HugeTLB", folio_pfn(f));
 		if (f && folio_test_hugetlb(f) && folio_pfn(f) == n->start)
 			continue;	/* the folio flag: its raw pages are counted below */
 		gs = guestmem_split_lookup(host, n->start);
