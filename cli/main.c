@@ -16,7 +16,9 @@ static const struct {
 } commands[] = {
 	{ "conformance", cmd_conformance, "guest_memfd uAPI cases on the model and on real KVM, compared" },
 	{ "demo", cmd_demo, "a built-in demonstration: memory failures of different kinds" },
+	{ "explore", cmd_explore, "explore a scenario's concurrent block: every interleaving, or random ones" },
 	{ "kho", cmd_kho, "KHO images: save one from a scenario, restore it on a new host, dump it" },
+	{ "replay", cmd_replay, "replay one schedule of a concurrent block, printing its trace" },
 	{ "run", cmd_run, "run scenario files and check their expectations" },
 	{ "vmm", cmd_vmm, "the small VMM on real KVM: run it, inject memory errors, read its record" },
 };

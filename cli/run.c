@@ -28,7 +28,7 @@ static void run_usage(FILE *f)
 		"Exit status: 0 every expectation held, 1 one did not, 2 usage or parse error.\n");
 }
 
-static char *read_file(const char *path, size_t *len)
+char *cli_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -127,7 +127,7 @@ int cmd_run(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++) {
 		struct scn_error err;
 		size_t len;
-		char *text = read_file(paths[i], &len);
+		char *text = cli_read_file(paths[i], &len);
 
 		if (!text) {
 			fprintf(stderr, "gmf run: cannot read %s: %s\n", paths[i], strerror(errno));

@@ -41,6 +41,10 @@ KHO_SRCS := \
 	kho/image.c \
 	kho/kho.c
 
+# The race explorer's scheduler: base/ only.
+SIM_SRCS := \
+	sim/sched.c
+
 SCN_SRCS := \
 	scn/interp.c \
 	scn/parse.c \
@@ -53,11 +57,12 @@ VMM_SRCS := \
 	vmm/record.c \
 	vmm/vm.c
 
-LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(KHO_SRCS) $(SCN_SRCS) $(VMM_SRCS)
+LIB_SRCS := $(BASE_SRCS) $(MM_SRCS) $(KVM_SRCS) $(ARCH_SRCS) $(KHO_SRCS) $(SIM_SRCS) $(SCN_SRCS) $(VMM_SRCS)
 
 CLI_SRCS := \
 	cli/conformance.c \
 	cli/demo.c \
+	cli/explore.c \
 	cli/kho.c \
 	cli/main.c \
 	cli/run.c \
@@ -77,6 +82,7 @@ FUZZ_SRCS := \
 	tests/fuzz/fuzz_scn.c
 
 BENCH_SRCS := \
+	bench/bench_explore.c \
 	bench/bench_gmem.c \
 	bench/bench_mm.c \
 	bench/bench_vmm.c

@@ -16,6 +16,7 @@
 #include "kho/kho.h"
 #include "mm/memory-failure.h"
 #include "scn/internal.h"
+#include "sim/sched.h"
 
 struct scn_obj {
 	char *name;
@@ -92,6 +93,17 @@ struct scn_ctx {
 	bool kho_kexeced;
 	void *kho_blob;			/* the handed-over blob (gmf kho save) */
 	size_t kho_len;
+	/* The concurrent block. */
+	bool in_block;
+	unsigned long block_warnings;	/* host->nr_warnings when the block started */
+	/* Frames of the block's at=/pfn= locations, resolved when it starts. */
+	const struct scn_stmt *pre_st[32];
+	unsigned long pre_pfn[32];
+	int npre;
+	int sched_outcome;
+	bool abandon;			/* a deadlock parked threads on this host */
+	struct task_struct *thr_current[SCN_MAX_THREADS];
+	int thr_line[SCN_MAX_THREADS];
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -244,6 +256,17 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 		*addrp = 0;
 	if (taskp)
 		*taskp = NULL;
+	/*
+	 * In the concurrent block an error names a physical page: where the
+	 * location was when the block started, whatever another thread is doing
+	 * to the page cache meanwhile.
+	 */
+	if (c->in_block && pfnp && !addrp && !taskp)
+		for (int i = 0; i < c->npre; i++)
+			if (c->pre_st[i] == st && !strcmp(scn_arg(st, "at") ? scn_arg(st, "at") : "", v)) {
+				*pfnp = c->pre_pfn[i];
+				return 0;
+			}
 	if (v[0] >= '0' && v[0] <= '9') {
 		if (!pfnp)
 			return fail(c, st, "'%s' has no user address: give a mapping location", v);
@@ -2706,6 +2729,9 @@ static const struct scn_key kho_preserve_keys[] = {
 };
 static const struct scn_key kho_retrieve_keys[] = { { "token", 'n', true }, { NULL, 0, false } };
 
+static int run_concurrent(struct scn_ctx *c, const struct scn_stmt *st);
+static int run_end(struct scn_ctx *c, const struct scn_stmt *st);
+
 const struct scn_verb scn_verbs[] = {
 	/* set-up */
 	{ .name = "host", .pos = "", .keys = host_keys, .setup = true, .run = run_host,
@@ -2816,6 +2842,9 @@ const struct scn_verb scn_verbs[] = {
 	{ .name = "kho_retrieve", .pos = "NV", .keys = kho_retrieve_keys, .defines = SYM_FILE,
 	  .run = run_kho_retrieve, .help = "kho_retrieve NAME VM token=N" },
 	{ .name = "kho_finish", .pos = "", .run = run_kho_finish, .help = "kho_finish" },
+	/* the race explorer's block */
+	{ .name = "concurrent", .pos = "", .run = run_concurrent, .help = "concurrent" },
+	{ .name = "end", .pos = "", .run = run_end, .help = "end" },
 	/* expectations */
 	{ .name = "expect", .pos = "", .opt_pos = "XXXX", .expectation = true, .run = run_expect,
 	  .check = check_expect, .help = "expect [KIND ...] [KEY=VALUE ...]" },
@@ -2849,7 +2878,10 @@ static void print_stmt(struct scn_ctx *c, const struct scn_stmt *st)
 
 	if (!out || c->opts->quiet || c->opts->json)
 		return;
-	fprintf(out, ">> %d: %s", st->line, st->verb);
+	if (st->thread)
+		fprintf(out, ">> %d [%s]: %s", st->line, st->thread, st->verb);
+	else
+		fprintf(out, ">> %d: %s", st->line, st->verb);
 	for (int i = 0; i < st->nargs; i++) {
 		const struct scn_arg *a = &st->args[i];
 
@@ -2893,11 +2925,154 @@ static int apply_vary(struct scn_ctx *c, const struct scn_stmt *st)
 	return 0;
 }
 
+static bool invariants_broken(struct scn_ctx *c)
+{
+	return host_validate(c->host) || kvm_validate_all(c->host);
+}
+
+/* The message of the last "invariant broken: " note. */
+static const char *invariant_why(const struct scn_ctx *c)
+{
+	for (unsigned long i = c->trace.nr; i-- > 0;)
+		if (c->trace.ev[i].kind == TRACE_NOTE &&
+		    !strncmp(c->trace.ev[i].message, "invariant broken: ", 18))
+			return c->trace.ev[i].message;
+	return "an invariant";
+}
+
+static int run_stmt(struct scn_ctx *c, const struct scn_stmt *st);
+
+/* ---- the concurrent block ----------------------------------------------------- */
+
+/* Hosts a deadlocked execution left to parked threads: never freed. */
+static struct host **abandoned;
+static int nabandoned;
+
+static void conc_thread(void *arg, int tid)
+{
+	struct scn_ctx *c = arg;
+	const struct scn_file *f = c->f;
+
+	for (int i = 0; i < f->n && !c->failed; i++) {
+		const struct scn_stmt *st = &f->stmts[i];
+
+		if (st->thread && st->thread_idx == tid && st->line > f->conc_line)
+			(void)run_stmt(c, st);
+	}
+}
+
+/* Each model thread is a CPU: its own `current` and scenario line. */
+static void conc_switch_in(void *arg, int tid)
+{
+	struct scn_ctx *c = arg;
+
+	c->host->current = c->thr_current[tid];
+	c->trace.line = c->thr_line[tid];
+}
+
+static void conc_switch_out(void *arg, int tid)
+{
+	struct scn_ctx *c = arg;
+
+	c->thr_current[tid] = c->host->current;
+	c->thr_line[tid] = c->trace.line;
+}
+
+static void conc_switched(void *arg, unsigned long step, int from, int to, const char *what)
+{
+	struct scn_ctx *c = arg;
+
+	trace_note(&c->trace, "explorer: step %lu: %s runs (%s at %s)", step, c->f->threads[to],
+		   c->f->threads[from], what);
+}
+
+static int conc_check(void *arg, bool locked, char *why, size_t len)
+{
+	struct scn_ctx *c = arg;
+
+	if (c->host->nr_warnings != c->block_warnings) {
+		/* A WARN_ON() in the model: a state the code says cannot happen. */
+		for (unsigned long i = c->trace.nr; i-- > 0;)
+			if (c->trace.ev[i].kind == TRACE_LOG && c->trace.ev[i].message &&
+			    !strncmp(c->trace.ev[i].message, "WARNING: ", 9)) {
+				snprintf(why, len, "%s", c->trace.ev[i].message);
+				return -1;
+			}
+		snprintf(why, len, "a WARN_ON() fired");
+		return -1;
+	}
+	if (locked || (!host_validate_step(c->host) && !kvm_validate_all(c->host)))
+		return 0;
+	snprintf(why, len, "%s", invariant_why(c));
+	return -1;
+}
+
+static int run_concurrent(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	const struct sched_thread_ops ops = {
+		.run = conc_thread, .switch_in = conc_switch_in, .switch_out = conc_switch_out,
+		.switched = conc_switched, .check = conc_check, .arg = c,
+	};
+	struct task_struct *saved = c->host->current;
+	enum sched_outcome o;
+
+	c->npre = 0;
+	for (int i = 0; i < c->f->n && c->npre < (int)ARRAY_SIZE(c->pre_st); i++) {
+		const struct scn_stmt *s = &c->f->stmts[i];
+		unsigned long pfn;
+
+		if (!s->thread || s->line < st->line || !scn_arg(s, "at"))
+			continue;
+		if (resolve(c, s, scn_arg(s, "at"), &pfn, NULL, NULL))
+			return -1;
+		c->pre_st[c->npre] = s;
+		c->pre_pfn[c->npre++] = pfn;
+	}
+	c->in_block = true;
+	if (!c->opts->explorer) {
+		/* gmf run: one thread after the other, in the order they appear. */
+		for (int t = 0; t < c->f->nthreads && !c->failed; t++)
+			conc_thread(c, t);
+		c->in_block = false;
+		return c->failed ? -1 : 0;
+	}
+	for (int t = 0; t < c->f->nthreads; t++) {
+		c->thr_current[t] = saved;
+		c->thr_line[t] = st->line;
+	}
+	c->block_warnings = c->host->nr_warnings;
+	o = explorer_run(c->opts->explorer, &ops);
+	c->in_block = false;
+	c->host->current = saved;
+	c->sched_outcome = (int)o;
+	if (o == SCHED_DEADLOCK || o == SCHED_CHECK_FAILED) {
+		/* Threads are parked mid-operation on this host: never touch it again. */
+		c->abandon = true;
+		c->halted = true;
+	}
+	if (o != SCHED_OK) {
+		c->failed = false;	/* the schedule's verdict comes first */
+		return fail(c, st, "%s", explorer_why(c->opts->explorer));
+	}
+	if (c->failed)
+		return -1;
+	if (invariants_broken(c))
+		return fail(c, st, "after the concurrent block: %s", invariant_why(c));
+	return 0;
+}
+
+static int run_end(struct scn_ctx *c, const struct scn_stmt *st)
+{
+	(void)c;
+	(void)st;
+	return 0;
+}
+
 static int run_stmt(struct scn_ctx *c, const struct scn_stmt *st)
 {
 	int ret;
 
-	if (!guard_open(c, st))
+	if (!guard_open(c, st) || (st->thread && !c->in_block))
 		return 0;
 	c->trace.line = st->line;
 	print_stmt(c, st);
@@ -2927,17 +3102,9 @@ static int run_stmt(struct scn_ctx *c, const struct scn_stmt *st)
 		signals_deliver(c->host);
 		if (c->host->panicked)
 			c->halted = true;
-		if (host_validate(c->host) || kvm_validate_all(c->host)) {
-			const char *why = "an invariant";
-
-			for (unsigned long i = c->trace.nr; i-- > 0;)
-				if (c->trace.ev[i].kind == TRACE_NOTE &&
-				    !strncmp(c->trace.ev[i].message, "invariant broken: ", 18)) {
-					why = c->trace.ev[i].message;
-					break;
-				}
-			return fail(c, st, "%s", why);
-		}
+		/* Under the explorer, other threads may be mid-operation: it checks. */
+		if (!(c->in_block && c->opts->explorer) && invariants_broken(c))
+			return fail(c, st, "%s", invariant_why(c));
 	}
 	if (st->inline_expect)
 		return run_stmt(c, st->inline_expect);
@@ -2958,6 +3125,54 @@ static void summarize(struct scn_ctx *c, struct scn_result *r)
 			 action_name[m.result], sigs, sigs == 1 ? "" : "s");
 	else
 		snprintf(r->summary, sizeof(r->summary), "%lu signal%s", sigs, sigs == 1 ? "" : "s");
+}
+
+static u64 fnv(u64 h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * What the run did, as a sum of one hash per event (notes of race points
+ * aside): the same events in another order give the same digest.
+ */
+static u64 digest(const struct scn_ctx *c)
+{
+	u64 sum = 0;
+
+	for (unsigned long i = 0; i < c->trace.nr; i++) {
+		const struct trace_event *e = &c->trace.ev[i];
+		u64 h = 0xcbf29ce484222325ULL;
+
+		if (e->kind == TRACE_COUNTER)
+			continue;	/* the final values are in the expectations */
+		if (e->kind == TRACE_NOTE && e->message && !strncmp(e->message, "explorer: ", 10))
+			continue;	/* the schedule itself */
+		h = fnv(h, &e->kind, sizeof(e->kind));
+		h = fnv(h, &e->line, sizeof(e->line));
+		if (e->message)
+			h = fnv(h, e->message, strlen(e->message));
+		h = fnv(h, &e->pfn, sizeof(e->pfn));
+		h = fnv(h, &e->ret, sizeof(e->ret));
+		h = fnv(h, e->task, strnlen(e->task, sizeof(e->task)));
+		h = fnv(h, &e->signal, sizeof(e->signal));
+		h = fnv(h, &e->code, sizeof(e->code));
+		h = fnv(h, &e->addr, sizeof(e->addr));
+		if (e->type)
+			h = fnv(h, e->type, strlen(e->type));
+		if (e->result)
+			h = fnv(h, e->result, strlen(e->result));
+		if (e->exit_reason)
+			h = fnv(h, e->exit_reason, strlen(e->exit_reason));
+		sum += h;
+	}
+	if (c->failed)
+		sum += fnv(0xcbf29ce484222325ULL, c->failure, strlen(c->failure));
+	return sum;
 }
 
 static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const char *vary_val,
@@ -2994,6 +3209,8 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 	r->panicked = c.host && c.host->panicked;
 	snprintf(r->failure, sizeof(r->failure), "%s", c.failure);
 	summarize(&c, r);
+	r->sched_outcome = c.sched_outcome;
+	r->digest = digest(&c);
 	if (out && opts->json) {
 		fprintf(out, "{\"event\":\"verdict\",\"file\":");
 		json_print_string(out, f->path);
@@ -3014,7 +3231,12 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 	for (int i = 0; i < c.nobjs; i++)
 		kfree(c.objs[i].name);
 	kfree(c.objs);
-	if (c.host) {
+	if (c.host && c.abandon) {
+		/* Deadlocked threads are parked on it for good: keep it reachable. */
+		abandoned = krealloc_array(abandoned, (size_t)nabandoned + 1, sizeof(*abandoned),
+					   __GFP_NOFAIL);
+		abandoned[nabandoned++] = c.host;
+	} else if (c.host) {
 		/* Races not reached stay on the host's list: take them off first. */
 		for (int i = 0; i < c.nraces; i++)
 			list_del_init(&c.races[i].node);
@@ -3047,6 +3269,12 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 	}
 	trace_destroy(&c.trace);
 	return 0;
+}
+
+int scn_run_one(struct scn_file *f, const struct scn_run_opts *opts, const char *vary,
+		struct scn_result *result)
+{
+	return run_once(f, opts, vary, result);
 }
 
 int scn_run(struct scn_file *f, const struct scn_run_opts *opts, struct scn_result *results, int max)

@@ -242,6 +242,7 @@ static void stmt_free(struct scn_stmt *st)
 	for (int i = 0; i < st->nguard; i++)
 		kfree(st->guard_vals[i]);
 	kfree(st->guard_vals);
+	kfree(st->thread);
 	if (st->inline_expect) {
 		stmt_free(st->inline_expect);
 		kfree(st->inline_expect);
@@ -260,6 +261,9 @@ void scn_file_free(struct scn_file *f)
 	for (int i = 0; i < f->nvary; i++)
 		kfree(f->vary_vals[i]);
 	kfree(f->vary_vals);
+	for (int i = 0; i < f->nthreads; i++)
+		kfree(f->threads[i]);
+	kfree(f->threads);
 	kfree(f);
 }
 
@@ -379,6 +383,28 @@ static int parse_line(struct scn_file *f, const char *s, size_t len, int lineno,
 		if (lt.n == 1) {
 			ret = errorf(err, lineno, lt.t[0].col + (int)gl, "expected a verb after the guard");
 			goto out;
+		}
+	}
+	/* A thread label in a concurrent block: "mf: memory_failure ..." */
+	if (first < lt.n && !lt.t[first].quoted && lt.t[first].eq < 0) {
+		size_t tl = strlen(lt.t[first].text);
+
+		if (tl > 1 && lt.t[first].text[tl - 1] == ':') {
+			lt.t[first].text[tl - 1] = '\0';
+			if (!scn_valid_name(lt.t[first].text)) {
+				ret = errorf(err, lineno, lt.t[first].col,
+					     "expected a thread name before ':', found '%s'", lt.t[first].text);
+				goto out;
+			}
+			st->thread = lt.t[first].text;
+			st->thread_col = lt.t[first].col;
+			lt.t[first].text = NULL;
+			first++;
+			if (first == lt.n) {
+				ret = errorf(err, lineno, lt.t[first - 1].col + (int)tl,
+					     "expected an operation after '%s:'", st->thread);
+				goto out;
+			}
 		}
 	}
 	for (int i = first; i < lt.n; i++)
@@ -737,12 +763,80 @@ static int check_stmt(struct scn_stmt *st, struct symtab *t, bool *ops_seen, str
 	return 0;
 }
 
+/*
+ * The concurrent block: "concurrent", then lines "THREAD: operation", then
+ * "end". Each thread's lines run in order; the explorer interleaves them.
+ */
+static int check_block(struct scn_file *f, struct scn_stmt *st, bool *in_block, struct scn_error *err)
+{
+	const char *v = st->verb;
+	int i;
+
+	if (!strcmp(v, "concurrent")) {
+		if (*in_block)
+			return errorf(err, st->line, st->col, "a concurrent block inside another (line %d)",
+				      f->conc_line);
+		if (f->conc_line)
+			return errorf(err, st->line, st->col,
+				      "only one concurrent block per file (the first is at line %d)",
+				      f->conc_line);
+		if (st->guard_key)
+			return errorf(err, st->line, st->col, "a concurrent block cannot be guarded");
+		f->conc_line = st->line;
+		*in_block = true;
+		return 0;
+	}
+	if (!strcmp(v, "end")) {
+		if (!*in_block)
+			return errorf(err, st->line, st->col, "'end' without 'concurrent'");
+		if (st->guard_key)
+			return errorf(err, st->line, st->col, "'end' cannot be guarded");
+		if (f->nthreads < 2)
+			return errorf(err, st->line, st->col,
+				      "a concurrent block needs at least two threads, found %d", f->nthreads);
+		*in_block = false;
+		return 0;
+	}
+	if (!*in_block) {
+		if (st->thread)
+			return errorf(err, st->line, st->thread_col,
+				      "'%s:' names a model thread: only inside concurrent ... end", st->thread);
+		return 0;
+	}
+	if (!st->thread)
+		return errorf(err, st->line, st->col,
+			      "expected 'THREAD: %s ...' inside the concurrent block (line %d)", v, f->conc_line);
+	if (st->v->setup || st->v->expectation || st->v->kexec || st->v->defines != SYM_NONE)
+		return errorf(err, st->line, st->col,
+			      "'%s' cannot run in a concurrent block: only operations that define nothing%s",
+			      v, st->v->kexec ? " (and not a kexec)" : "");
+	if (st->inline_expect)
+		return errorf(err, st->line, st->inline_expect->col,
+			      "no '=>' in a concurrent block: its outcome depends on the schedule; "
+			      "state what must hold after 'end'");
+	if (st->guard_key)
+		return errorf(err, st->line, st->col, "a line in a concurrent block cannot be guarded");
+	for (i = 0; i < f->nthreads; i++)
+		if (!strcmp(f->threads[i], st->thread))
+			break;
+	if (i == f->nthreads) {
+		if (f->nthreads == SCN_MAX_THREADS)
+			return errorf(err, st->line, st->col, "at most %d threads in a concurrent block",
+				      SCN_MAX_THREADS);
+		f->threads = krealloc_array(f->threads, (size_t)f->nthreads + 1, sizeof(*f->threads),
+					    __GFP_NOFAIL);
+		f->threads[f->nthreads++] = kstrdup(st->thread, __GFP_NOFAIL);
+	}
+	st->thread_idx = i;
+	return 0;
+}
+
 int scn_parse(const char *path, const char *text, size_t len, struct scn_file **out,
 	      struct scn_error *err)
 {
 	struct scn_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
 	struct symtab syms = { 0 };
-	bool ops_seen = false;
+	bool ops_seen = false, in_block = false;
 	size_t pos = 0;
 	int lineno = 0, ret = 0;
 
@@ -828,6 +922,9 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 		ret = check_stmt(st, &syms, &ops_seen, err);
 		if (ret)
 			goto fail;
+		ret = check_block(f, st, &in_block, err);
+		if (ret)
+			goto fail;
 		if (st->guard_key && (!f->vary_key || strcmp(st->guard_key, f->vary_key))) {
 			ret = errorf(err, st->line, 1, "the guard [%s=...] needs 'vary %s=...' before it",
 				     st->guard_key, st->guard_key);
@@ -844,6 +941,10 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 				goto fail;
 			}
 		}
+	}
+	if (in_block) {
+		ret = errorf(err, f->conc_line, 1, "the concurrent block has no 'end'");
+		goto fail;
 	}
 	symtab_free(&syms);
 	*out = f;

@@ -44,6 +44,10 @@ struct scn_stmt {
 	/* Expectations after "=>" on an operation line: one "expect" statement. */
 	struct scn_stmt *inline_expect;
 	const struct scn_verb *v;
+	/* "LABEL: stmt" inside a concurrent block: the model thread, and its index. */
+	char *thread;
+	int thread_idx;
+	int thread_col;
 };
 
 struct scn_file {
@@ -55,6 +59,10 @@ struct scn_file {
 	char **vary_vals;
 	int nvary;
 	int vary_line;
+	/* The concurrent block (at most one): its threads in order of appearance. */
+	int conc_line;			/* of "concurrent", 0 when none */
+	char **threads;
+	int nthreads;
 };
 
 /* A parse error: FILE:LINE:COL: message. */
@@ -68,6 +76,11 @@ int scn_parse(const char *path, const char *text, size_t len, struct scn_file **
 	      struct scn_error *err);
 void scn_file_free(struct scn_file *f);
 
+struct explorer;
+
+/* Threads of a concurrent block (sim/sched.h's SCHED_MAX_THREADS). */
+#define SCN_MAX_THREADS	8
+
 struct scn_run_opts {
 	FILE *out;		/* trace and verdict output, or NULL */
 	bool json;
@@ -75,6 +88,12 @@ struct scn_run_opts {
 	u64 seed;
 	u64 max_host_bytes;	/* refuse bigger hosts (fuzzing); 0: no limit */
 	bool kho_image;		/* keep each run's KHO image in its result */
+	/*
+	 * Run the concurrent block under this explorer's schedule (sim/sched.h)
+	 * instead of one thread after the other. The caller has prepared the
+	 * execution (explorer_next()).
+	 */
+	struct explorer *explorer;
 };
 
 /* The outcome of one run of a file under one value of its varied switch. */
@@ -93,6 +112,10 @@ struct scn_result {
 	 */
 	void *kho_blob;
 	size_t kho_len;
+	/* With opts->explorer: the execution's outcome (enum sched_outcome). */
+	int sched_outcome;
+	/* A digest of what happened, blind to the order of events: distinct outcomes. */
+	u64 digest;
 };
 
 /*
@@ -101,5 +124,9 @@ struct scn_result {
  */
 int scn_run(struct scn_file *f, const struct scn_run_opts *opts, struct scn_result *results,
 	    int max);
+
+/* Run @f once, under its varied switch's value @vary (NULL when it varies nothing). */
+int scn_run_one(struct scn_file *f, const struct scn_run_opts *opts, const char *vary,
+		struct scn_result *result);
 
 #endif

@@ -105,6 +105,9 @@ run_suite cli/vmm-update tests/cli/test_vmm_update.sh "$GMF" "$TBUILD/cli-vmm-up
 # gmf vmm run --errors-from: the model's errors on the real VMM; 77 without /dev/kvm.
 run_suite cli/vmm-model tests/cli/test_vmm_model.sh "$GMF" "$TBUILD/cli-vmm-model"
 
+# The race explorer: gmf explore/replay, the concurrent block, planted bugs (make planted).
+run_suite cli/explore tests/cli/test_explore.sh "$GMF" "$TBUILD/cli-explore" "${PGMF:-}"
+
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
 
