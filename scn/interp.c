@@ -59,7 +59,7 @@ struct scn_ctx {
 	struct host *host;
 	struct host_config cfg;
 	struct scn_obj *objs;
-	int nobjs;
+	int nobjs, objs_cap;
 	struct host_race races[8];
 	unsigned long race_pfn[8];
 	unsigned int race_order[8];
@@ -133,11 +133,21 @@ static struct scn_obj *obj_find(struct scn_ctx *c, const char *name)
 	return NULL;
 }
 
+/* Room for @more objects without moving the array (the concurrent block's threads hold pointers). */
+static void obj_reserve(struct scn_ctx *c, int more)
+{
+	if (c->nobjs + more <= c->objs_cap)
+		return;
+	c->objs_cap = max(c->nobjs + more, 2 * c->objs_cap);
+	c->objs = krealloc_array(c->objs, (size_t)c->objs_cap, sizeof(*c->objs), __GFP_NOFAIL);
+}
+
 static struct scn_obj *obj_add(struct scn_ctx *c, const char *name, enum scn_sym_kind kind)
 {
-	struct scn_obj *n = krealloc_array(c->objs, (size_t)c->nobjs + 1, sizeof(*n), __GFP_NOFAIL);
+	struct scn_obj *n;
 
-	c->objs = n;
+	obj_reserve(c, 1);
+	n = c->objs;
 	memset(&n[c->nobjs], 0, sizeof(*n));
 	n[c->nobjs].name = kstrdup(name, __GFP_NOFAIL);
 	n[c->nobjs].kind = kind;
@@ -1761,6 +1771,7 @@ static void kho_drop_old_host(struct scn_ctx *c, struct host *old)
 	kfree(c->objs);
 	c->objs = NULL;
 	c->nobjs = 0;
+	c->objs_cap = 0;
 	for (int i = 0; i < c->nufb; i++)
 		kfree(c->ufb[i].bits);
 	kfree(c->ufb);
@@ -3028,6 +3039,7 @@ static int run_concurrent(struct scn_ctx *c, const struct scn_stmt *st)
 		c->pre_st[c->npre] = s;
 		c->pre_pfn[c->npre++] = pfn;
 	}
+	obj_reserve(c, c->f->nblock_names);
 	c->in_block = true;
 	if (!c->opts->explorer) {
 		/* gmf run: one thread after the other, in the order they appear. */

@@ -264,6 +264,9 @@ void scn_file_free(struct scn_file *f)
 	for (int i = 0; i < f->nthreads; i++)
 		kfree(f->threads[i]);
 	kfree(f->threads);
+	for (int i = 0; i < f->nblock_names; i++)
+		kfree(f->block_names[i]);
+	kfree(f->block_names);
 	kfree(f);
 }
 
@@ -806,10 +809,31 @@ static int check_block(struct scn_file *f, struct scn_stmt *st, bool *in_block, 
 	if (!st->thread)
 		return errorf(err, st->line, st->col,
 			      "expected 'THREAD: %s ...' inside the concurrent block (line %d)", v, f->conc_line);
-	if (st->v->setup || st->v->expectation || st->v->kexec || st->v->defines != SYM_NONE)
+	if (st->v->setup || st->v->expectation || st->v->kexec)
 		return errorf(err, st->line, st->col,
-			      "'%s' cannot run in a concurrent block: only operations that define nothing%s",
-			      v, st->v->kexec ? " (and not a kexec)" : "");
+			      "'%s' cannot run in a concurrent block: only operations%s", v,
+			      st->v->kexec ? " (and not a kexec)" : "");
+	/*
+	 * A name defined in the block exists only once its thread got there:
+	 * no line of the block may use it (the lines after end may).
+	 */
+	for (int a = 0, npos = 0; a < st->nargs; a++) {
+		const char *val = st->args[a].val;
+		size_t vl = strcspn(val, "+");
+
+		if (!st->args[a].key && npos++ < (int)strlen(st->v->pos) && st->v->pos[npos - 1] == 'N') {
+			/* The name it defines. */
+			f->block_names = krealloc_array(f->block_names, (size_t)f->nblock_names + 1,
+							sizeof(*f->block_names), __GFP_NOFAIL);
+			f->block_names[f->nblock_names++] = kstrdup(val, __GFP_NOFAIL);
+			continue;
+		}
+		for (int b = 0; b < f->nblock_names; b++)
+			if (strlen(f->block_names[b]) == vl && !strncmp(f->block_names[b], val, vl))
+				return errorf(err, st->line, st->args[a].col,
+					      "'%s' is defined inside the concurrent block: use it after 'end'",
+					      f->block_names[b]);
+	}
 	if (st->inline_expect)
 		return errorf(err, st->line, st->inline_expect->col,
 			      "no '=>' in a concurrent block: its outcome depends on the schedule; "

@@ -63,6 +63,8 @@ struct scn_file {
 	int conc_line;			/* of "concurrent", 0 when none */
 	char **threads;
 	int nthreads;
+	char **block_names;		/* names defined inside the block */
+	int nblock_names;
 };
 
 /* A parse error: FILE:LINE:COL: message. */

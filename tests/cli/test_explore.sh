@@ -23,6 +23,7 @@ explore() {
 
 # ---- no violation: every schedule within bound 2 ----------------------------
 for f in race-explore-convert-private-vs-vmm-fault race-explore-mf-vs-faults race-explore-mf-vs-kho \
+	 race-explore-mf-vs-kho-restore \
 	 race-explore-two-mf-same-huge-page race-explore-unpoison-vs-mf; do
 	explore $f.scn --bound 2
 	echo "$out" | sed -n 2,3p | sed 's/^/# /'
@@ -108,7 +109,8 @@ refused $'concurrent\na: read m+0x1000\nb: write m+0x1000' "s.scn:5:1: error: th
 refused $'concurrent\na: read m+0x1000\nend' "error: a concurrent block needs at least two threads, found 1"
 refused $'concurrent\nread m+0x1000\nend' "s.scn:6:1: error: expected 'THREAD: read ...' inside the concurrent block (line 5)"
 refused $'concurrent\na: read m+0x1000 => access=ok\nb: read m+0x1000\nend' "no '=>' in a concurrent block"
-refused $'concurrent\na: process q\nb: read m+0x1000\nend' "'process' cannot run in a concurrent block"
+refused $'concurrent\na: mmap p q size=64K\nb: read q+0x1000\nend' "'q' is defined inside the concurrent block: use it after 'end'"
+refused $'concurrent\na: host memory=1G\nb: read m+0x1000\nend' "'host' must come before the first operation"
 refused $'concurrent\na: expect no-panic\nb: read m+0x1000\nend' "'expect' cannot run in a concurrent block"
 refused $'concurrent\na: read m+0x1000\nb: read m+0x1000\nend\nconcurrent\na: read m+0x1000\nb: read m+0x1000\nend' \
 	"only one concurrent block per file (the first is at line 5)"
