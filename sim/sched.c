@@ -450,11 +450,11 @@ static void hand_over(struct explorer *x, int from)
 
 			x->outcome = SCHED_DEADLOCK;
 			o += (size_t)snprintf(x->why, sizeof(x->why), "deadlock:");
-			for (int i = 0; i < x->n && o < sizeof(x->why); i++)
+			for (int i = 0, k = 0; i < x->n && o < sizeof(x->why); i++)
 				if (x->t[i].state == T_BLOCKED)
 					o += (size_t)snprintf(x->why + o, sizeof(x->why) - o,
-							      " %s waits for %s;", x->names[i],
-							      x->t[i].blocked_name);
+							      "%s %s waits for %s", k++ ? ";" : "",
+							      x->names[i], x->t[i].blocked_name);
 		}
 		x->finished = true;
 		x->running = -1;
