@@ -283,6 +283,9 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 		*pfnp = (unsigned long)num(v, 0);
 		return 0;
 	}
+	if (nl >= sizeof(name))
+		return fail(c, st, "location '%.*s...' names nothing defined (a name is at most %zu characters)",
+			    20, v, sizeof(name) - 1);
 	memcpy(name, v, nl);
 	name[nl] = '\0';
 	o = obj_find(c, name);
