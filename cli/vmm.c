@@ -15,7 +15,9 @@
  *           socket: stop the vCPUs, punch every poisoned page out of the guest
  *           memory file (FALLOC_FL_PUNCH_HOLE: a fresh page on next touch),
  *           mark it repaired in the record, forget it in the intake, reset
- *           the vCPUs to the payload's entry and start them again;
+ *           the vCPUs to the payload's entry and start them again; with
+ *           --from-guest the guest is asked to reset itself (port 0xcf9,
+ *           port 0x64 or a triple fault) and the VMM resets because of it;
  *   status  print the pages of a poison record.
  *
  * Live update (issue 8 §5): `run --live-update-after S` backs the guest with
@@ -28,10 +30,16 @@
  * from the pass counter it keeps in guest memory. A guest_memfd cannot be
  * bound to another VM (docs/divergences.md), hence the memfd.
  *
+ * A reset the guest asks for (issue 8: a triple fault, KVM_EXIT_SHUTDOWN; an
+ * OUT to port 0xcf9 with RST_CPU; 0xfe to port 0x64) goes the same way as
+ * `gmf vmm reset`, as QEMU makes them a system reset: the vCPU thread logs
+ * it and wakes the main loop, which does the reset (intake_system_reset()).
+ *
  * The control socket is $XDG_RUNTIME_DIR/gmf-vmm-PID.sock (/tmp without it);
  * one request a connection, "inject GPA ar|ao\n", "inject vmm ar|ao\n" (the
- * VMM's own memory) or "reset\n"; the reply is lines of text and a last line
- * "status N", N the exit status of `gmf vmm inject` or `gmf vmm reset`.
+ * VMM's own memory), "reset\n" or "reset guest cf9|kbc|triple-fault\n"; the
+ * reply is lines of text and a last line "status N", N the exit status of
+ * `gmf vmm inject` or `gmf vmm reset`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,7 +81,7 @@ static void vmm_usage(FILE *f)
 		"                   [--vendor intel|amd] [--live-update-after S]\n"
 		"                   [--errors-from FILE.scn]\n"
 		"       gmf vmm inject --pid P (--gpa GPA | --vmm-memory) [--ao]\n"
-		"       gmf vmm reset --pid P\n"
+		"       gmf vmm reset --pid P [--from-guest[=cf9|kbc|triple-fault]]\n"
 		"       gmf vmm status --record DB\n\n"
 		"The small VMM on real KVM, its memory-error intake and its poison record:\n"
 		"  run     start the VM (guest_memfd, or memfd where the kernel has none) and\n"
@@ -82,7 +90,8 @@ static void vmm_usage(FILE *f)
 		"          for guest physical address GPA (or in its own memory), print the\n"
 		"          intake's event and the guest's report of its #MC\n"
 		"  reset   reset the guest of the running VMM with pid P, replacing every\n"
-		"          poisoned page (punched out of the guest memory file)\n"
+		"          poisoned page (punched out of the guest memory file); a reset\n"
+		"          the guest asks for (triple fault, port 0xcf9, port 0x64) does too\n"
 		"  status  print the pages of the poison record DB\n\n"
 		"'gmf vmm COMMAND --help' has the options. Exit status: 0 success, 1 a\n"
 		"failure, 2 usage or a bad record, 71 an AR in the VMM's own memory, 75\n"
@@ -140,16 +149,23 @@ static void inject_usage(FILE *f)
 
 static void reset_usage(FILE *f)
 {
-	fprintf(f, "usage: gmf vmm reset --pid P\n\n"
+	fprintf(f, "usage: gmf vmm reset --pid P [--from-guest[=cf9|kbc|triple-fault]]\n\n"
 		"Reset the guest of the 'gmf vmm run' with pid P: its vCPUs stop; every\n"
 		"poisoned page (the errors it handled and the pages fenced from its record)\n"
 		"is punched out of the guest memory file (FALLOC_FL_PUNCH_HOLE |\n"
 		"FALLOC_FL_KEEP_SIZE on the guest_memfd or memfd: a fresh page on next\n"
 		"touch), marked repaired in the record and forgotten by the intake (a new\n"
 		"error on it is injected again); the vCPUs restart at the payload's entry.\n"
+		"A reset the guest asks for itself goes the same way: a triple fault\n"
+		"(KVM_EXIT_SHUTDOWN), an OUT to port 0xcf9 with bit 2 (RST_CPU) set, an OUT\n"
+		"of 0xfe to port 0x64 (keyboard controller pulse reset).\n\n"
+		"  --from-guest[=HOW]  ask the guest (vCPU 0's payload) to reset itself and\n"
+		"                      wait for the VMM to reset because of it: cf9 (the\n"
+		"                      default) writes 0x06 to port 0xcf9, kbc 0xfe to port\n"
+		"                      0x64, triple-fault loads an empty IDT and faults\n\n"
 		"Prints one line per page and the restarted guest's progress. Exit status:\n"
-		"0 done, 1 a page not replaced, the guest not restarted or no such VMM,\n"
-		"2 usage, 77 no /dev/kvm.\n");
+		"0 done, 1 a page not replaced, the guest not restarted (or, --from-guest,\n"
+		"it did not ask) or no such VMM, 2 usage, 77 no /dev/kvm.\n");
 }
 
 static void status_usage(FILE *f)
@@ -367,20 +383,53 @@ struct vmm_run {
 	struct vm *vm;
 	struct intake *in;
 	struct record *rec;		/* NULL without --record */
-	int wake[2];		/* the fatal callback -> the main loop */
+	int wake[2];		/* the fatal callback, a guest's reset -> the main loop */
 	int fatal_status;	/* 0, or the status the intake asked for */
+	bool reset_failed;	/* a reset left the guest stopped */
 	FILE *reply;
+	/* A `gmf vmm reset --from-guest` waiting for the reset (guest_reset()). */
+	FILE *held_reply;
+	unsigned int held_how;	/* its from_guest[] */
 };
+
+static void wake_main(struct vmm_run *r)
+{
+	char c = 1;
+
+	if (write(r->wake[1], &c, 1) < 0) {
+		/* The pipe is non-blocking and a byte is already there. */
+	}
+}
+
+/* "triple fault (KVM_EXIT_SHUTDOWN)", "OUT 0x6 to port 0xcf9 (reset control register)". */
+static void reset_what(const struct vm_reset_request *req, char *buf, size_t len)
+{
+	if (req->cause == VM_RESET_PORT_CF9 || req->cause == VM_RESET_PORT_KBC)
+		snprintf(buf, len, "OUT %#x to %s", req->value, vm_reset_cause_name(req->cause));
+	else
+		snprintf(buf, len, "%s", vm_reset_cause_name(req->cause));
+}
+
+/*
+ * The reset handler, on the vCPU thread that took the guest's request (its
+ * last act): log it, wake the main loop, which does the reset.
+ */
+static void on_guest_reset(void *arg, const struct vm_reset_request *req)
+{
+	char what[96];
+
+	reset_what(req, what, sizeof(what));
+	printf("gmf vmm: vCPU %d: %s: guest reset\n", req->vcpu, what);
+	fflush(stdout);
+	wake_main(arg);
+}
 
 static void on_fatal(void *arg, int status)
 {
 	struct vmm_run *r = arg;
-	char c = 1;
 
 	__atomic_store_n(&r->fatal_status, status, __ATOMIC_SEQ_CST);
-	if (write(r->wake[1], &c, 1) < 0) {
-		/* The pipe is non-blocking and a byte is already there. */
-	}
+	wake_main(r);
 }
 
 static int send_sigbus(pid_t tid, int code, void *addr)
@@ -539,24 +588,31 @@ static int serve_inject_vmm(struct vmm_run *r, bool ao)
 
 /*
  * Guest reset (the issue's "on guest reset, punch out and replace poisoned
- * pages"): stop the vCPUs, replace every poisoned page through the intake,
- * reset the vCPUs, start them, wait for the workload to report a pass.
+ * pages"), whoever asked (@cause: NULL for the operator, else what the guest
+ * did): stop the vCPUs, replace every poisoned page through the intake,
+ * reset the vCPUs, start them (intake_system_reset()), wait for the workload
+ * to report a pass. Replies when a control request is served, and logs the
+ * outcome on stdout.
  */
-static int serve_reset(struct vmm_run *r)
+static int do_reset(struct vmm_run *r, const char *cause)
 {
 	static struct intake_repair reps[256];
 	const char *file = vm_mem_kind(r->vm) == VMM_MEM_GUEST_MEMFD ? "guest_memfd" : "memfd";
 	u64 before[VMM_MAX_VCPUS];
 	unsigned int failed = 0;
-	char why[256];
-	int nr, ret, status = 0;
+	char why[256] = "";
+	int nr, status = 0;
 
-	vm_stop(r->vm);
+	/* Read before the stop: the guest may still be running its pass. */
 	for (int i = 0; i < vm_nr_vcpus(r->vm); i++)
 		before[i] = pass_counter(r->vm, i);
-	nr = intake_guest_reset(r->in, reps, ARRAY_SIZE(reps));
+	nr = intake_system_reset(r->in, reps, ARRAY_SIZE(reps), why, sizeof(why));
 	if (nr < 0) {
-		reply(r, "reset: the intake is stopped: %s\n", strerror(-nr));
+		reply(r, "reset: %s\n", why[0] ? why : strerror(-nr));
+		printf("gmf vmm: reset%s: the guest did not restart: %s\n",
+		       cause ? " (the guest's)" : "", why[0] ? why : strerror(-nr));
+		fflush(stdout);
+		r->reset_failed = true;
 		return 1;
 	}
 	for (int i = 0; i < nr; i++) {
@@ -583,36 +639,109 @@ static int serve_reset(struct vmm_run *r)
 	}
 	reply(r, "reset: %d poisoned page%s, %d replaced\n", nr, nr == 1 ? "" : "s",
 	      nr - (int)failed);
-	ret = vm_reset(r->vm, why, sizeof(why));
-	if (!ret)
-		ret = vm_start(r->vm);
-	if (ret) {
-		reply(r, "reset: the guest did not restart: %s\n", ret == -EBUSY || why[0] ? why : strerror(-ret));
-		printf("gmf vmm: reset: the guest did not restart\n");
-		fflush(stdout);
-		return 1;
-	}
 	for (int i = 0; i < vm_nr_vcpus(r->vm); i++) {
 		struct vcpu *v = vm_vcpu(r->vm, i);
+		int ret = vm_wait_progress(v, 1, VMM_WAIT_MS);
 
-		ret = vm_wait_progress(v, 1, VMM_WAIT_MS);
 		if (ret) {
 			reply(r, "guest: vCPU %d made no progress after the reset: %s\n", i, strerror(-ret));
+			printf("gmf vmm: reset: vCPU %d made no progress after it: %s\n", i,
+			       strerror(-ret));
 			status = 1;
 			continue;
 		}
 		reply(r, "guest: restarted at its entry: vCPU %d pass %" PRIu64 " (pass counter %" PRIu64
 		      " before the reset)\n", i, vm_vcpu_progress(v), before[i]);
 	}
-	printf("gmf vmm: reset done: %d poisoned page%s, %d replaced\n", nr, nr == 1 ? "" : "s",
-	       nr - (int)failed);
+	printf("gmf vmm: reset done%s: %d poisoned page%s, %d replaced\n",
+	       cause ? " (the guest's)" : "", nr, nr == 1 ? "" : "s", nr - (int)failed);
 	fflush(stdout);
 	return failed ? 1 : status;
 }
 
+/* The operator's reset, over the control socket. */
+static int serve_reset(struct vmm_run *r)
+{
+	return do_reset(r, NULL);
+}
+
+static const struct {
+	const char *name;
+	u64 req;
+	enum vm_reset_cause cause;
+} from_guest[] = {
+	{ "cf9", GUEST_REQ_RESET_CF9, VM_RESET_PORT_CF9 },
+	{ "kbc", GUEST_REQ_RESET_KBC, VM_RESET_PORT_KBC },
+	{ "triple-fault", GUEST_REQ_TRIPLE_FAULT, VM_RESET_TRIPLE_FAULT },
+};
+
+/*
+ * A reset the guest asked for (the vCPU thread logged it, on_guest_reset()):
+ * from the main loop, the same reset as the operator's. A `gmf vmm reset
+ * --from-guest` waiting for it (r->held_reply) gets the reply and its status.
+ */
+static void guest_reset(struct vmm_run *r, const struct vm_reset_request *req)
+{
+	char what[96];
+	int status;
+
+	reset_what(req, what, sizeof(what));
+	r->reply = r->held_reply;
+	status = do_reset(r, what);
+	if (!r->reply)
+		return;
+	if (req->cause != from_guest[r->held_how].cause) {
+		reply(r, "guest: that was not the %s asked for\n", from_guest[r->held_how].name);
+		status = 1;
+	}
+	reply(r, "status %d\n", status);
+	fclose(r->reply);
+	r->reply = r->held_reply = NULL;
+}
+
+/*
+ * `gmf vmm reset --from-guest`: ask the payload on vCPU 0 to reset the
+ * machine itself (its request qword) and wait for its request to reach the
+ * VMM (the I/O exit or KVM_EXIT_SHUTDOWN). The reset is then the main loop's,
+ * as for any reset the guest asks for (guest_reset()), which replies: -1, the
+ * connection is held. Or the status of a guest that did not ask.
+ */
+static int serve_reset_from_guest(struct vmm_run *r, unsigned int how)
+{
+	struct vm_reset_request req;
+	char what[96];
+	int ret = 0;
+
+	if (r->held_reply) {
+		reply(r, "guest: another reset --from-guest is waiting for its reset\n");
+		return 1;
+	}
+	if (!vm_reset_request(r->vm, NULL)) {
+		ret = vm_guest_request(r->vm, 0, from_guest[how].req);
+		if (!ret)
+			ret = vm_wait_reset_request(r->vm, NULL, VMM_WAIT_MS);
+	}
+	if (ret) {
+		/* Withdrawn: the guest must not reset later on its own. */
+		if (vm_guest_request(r->vm, 0, GUEST_REQ_NONE)) {
+			/* vCPU 0 always exists. */
+		}
+		reply(r, "guest: asked to reset through %s, it did not within %d ms: %s\n",
+		      from_guest[how].name, VMM_WAIT_MS, strerror(-ret));
+		return 1;
+	}
+	if (vm_reset_request(r->vm, &req)) {
+		reset_what(&req, what, sizeof(what));
+		reply(r, "guest: vCPU %d: %s: guest reset\n", req.vcpu, what);
+	}
+	r->held_reply = r->reply;
+	r->held_how = how;
+	return -1;
+}
+
 static void serve(struct vmm_run *r, int lfd)
 {
-	char req[VMM_REQ_MAX], mode[8];
+	char req[VMM_REQ_MAX], mode[16];
 	struct pollfd p;
 	size_t n = 0;
 	int fd, status = 2;
@@ -639,7 +768,7 @@ static void serve(struct vmm_run *r, int lfd)
 		close(fd);
 		return;
 	}
-	if (sscanf(req, "inject vmm %7s", mode) == 1 &&
+	if (sscanf(req, "inject vmm %15s", mode) == 1 &&
 	    (!strcmp(mode, "ar") || !strcmp(mode, "ao"))) {
 		printf("gmf vmm: inject %s in the VMM's own memory (control socket)\n", mode);
 		fflush(stdout);
@@ -648,7 +777,21 @@ static void serve(struct vmm_run *r, int lfd)
 		printf("gmf vmm: reset (control socket)\n");
 		fflush(stdout);
 		status = serve_reset(r);
-	} else if (sscanf(req, "inject %" SCNx64 " %7s", &gpa, mode) == 2 &&
+	} else if (sscanf(req, "reset guest %15s", mode) == 1) {
+		unsigned int how = ARRAY_SIZE(from_guest);
+
+		for (unsigned int i = 0; i < ARRAY_SIZE(from_guest); i++)
+			if (!strcmp(mode, from_guest[i].name))
+				how = i;
+		if (how < ARRAY_SIZE(from_guest)) {
+			printf("gmf vmm: reset --from-guest=%s: asking the guest (vCPU 0) to reset itself (control socket)\n",
+			       mode);
+			fflush(stdout);
+			status = serve_reset_from_guest(r, how);
+		} else {
+			reply(r, "bad request\n");
+		}
+	} else if (sscanf(req, "inject %" SCNx64 " %15s", &gpa, mode) == 2 &&
 	    (!strcmp(mode, "ar") || !strcmp(mode, "ao"))) {
 		printf("gmf vmm: inject %s at gpa %#" PRIx64 " (control socket)\n", mode, gpa);
 		fflush(stdout);
@@ -656,8 +799,10 @@ static void serve(struct vmm_run *r, int lfd)
 	} else {
 		reply(r, "bad request\n");
 	}
-	reply(r, "status %d\n", status);
-	fclose(r->reply);
+	if (status >= 0) {
+		reply(r, "status %d\n", status);
+		fclose(r->reply);
+	}
 	r->reply = NULL;
 }
 
@@ -895,6 +1040,7 @@ static int vmm_run(int argc, char **argv)
 		status = 1;
 		goto out_vm;
 	}
+	vm_set_reset_handler(r.vm, on_guest_reset, &r);
 	ret = vm_start(r.vm);
 	if (ret) {
 		fprintf(stderr, "gmf vmm run: cannot start the vCPUs: %s\n", strerror(-ret));
@@ -950,7 +1096,16 @@ static int vmm_run(int argc, char **argv)
 			{ .fd = r.wake[0], .events = POLLIN },
 			{ .fd = lfd, .events = POLLIN },
 		};
+		struct vm_reset_request req;
 		int timeout = -1;
+
+		/* A reset the guest asked for (on_guest_reset() woke us): before anything else. */
+		if (!__atomic_load_n(&r.fatal_status, __ATOMIC_SEQ_CST) && !r.reset_failed &&
+		    vm_reset_request(r.vm, &req)) {
+			guest_reset(&r, &req);
+			if (r.reset_failed)
+				break;	/* no guest left to run */
+		}
 
 		if (seconds > 0) {
 			struct timespec now;
@@ -1005,9 +1160,21 @@ static int vmm_run(int argc, char **argv)
 				break;
 			}
 		}
+		if (p[1].revents & POLLIN) {
+			char buf[16];
+
+			while (read(r.wake[0], buf, sizeof(buf)) > 0)
+				;	/* what woke us is looked at next round */
+		}
 		if (p[2].revents & POLLIN)
 			serve(&r, lfd);
 	}
+	if (r.held_reply) {
+		fprintf(r.held_reply, "reset: the VMM stopped first\nstatus 1\n");
+		fclose(r.held_reply);
+	}
+	if (r.reset_failed && !status)
+		status = 1;
 	if (r.fatal_status) {
 		status = r.fatal_status;
 		printf("gmf vmm: the intake asked to stop: exit status %d (%s)\n", status,
@@ -1017,6 +1184,10 @@ static int vmm_run(int argc, char **argv)
 		u32 reason = 0;
 		enum vcpu_stop why_stop = vm_vcpu_stop_reason(vm_vcpu(r.vm, i), &reason);
 
+		if (why_stop == VCPU_RESET && !r.reset_failed) {
+			printf("gmf vmm: vCPU %d stopped for a guest reset, not done: the VMM stops\n", i);
+			continue;
+		}
 		if (why_stop != VCPU_RUNNING && why_stop != VCPU_STOPPED) {
 			printf("gmf vmm: vCPU %d stopped early (reason %d, exit %u)\n", i, (int)why_stop,
 			       reason);
@@ -1195,7 +1366,9 @@ static int vmm_inject(int argc, char **argv)
 
 static int vmm_reset(int argc, char **argv)
 {
+	const char *how = NULL;
 	long long pid = 0;
+	char line[64];
 	int status;
 	u64 v;
 
@@ -1210,6 +1383,12 @@ static int vmm_reset(int argc, char **argv)
 				return bad_flag("reset", a, val, "the pid of a running 'gmf vmm run'");
 			pid = (long long)v;
 			i++;
+		} else if (!strcmp(a, "--from-guest")) {
+			how = "cf9";
+		} else if (!strncmp(a, "--from-guest=", 13)) {
+			how = a + 13;
+			if (strcmp(how, "cf9") && strcmp(how, "kbc") && strcmp(how, "triple-fault"))
+				return bad_flag("reset", "--from-guest", how, "cf9, kbc or triple-fault");
 		} else {
 			fprintf(stderr, "gmf vmm reset: unknown option '%s' (see gmf vmm reset --help)\n", a);
 			return 2;
@@ -1223,9 +1402,14 @@ static int vmm_reset(int argc, char **argv)
 		fprintf(stderr, "gmf vmm reset: /dev/kvm is missing: no KVM on this machine (skipped)\n");
 		return VMM_EXIT_SKIP;
 	}
-	status = ctl_request("reset", pid, "reset\n");
+	if (how)
+		snprintf(line, sizeof(line), "reset guest %s\n", how);
+	else
+		snprintf(line, sizeof(line), "reset\n");
+	status = ctl_request("reset", pid, line);
 	if (status)
-		fprintf(stderr, "gmf vmm reset: pid %lld: failed (status %d)\n", pid, status);
+		fprintf(stderr, "gmf vmm reset: pid %lld%s%s: failed (status %d)\n", pid,
+			how ? ", from the guest by " : "", how ? how : "", status);
 	return status;
 }
 

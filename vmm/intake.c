@@ -997,6 +997,32 @@ int intake_guest_reset(struct intake *in, struct intake_repair *out, unsigned in
 	return (int)q.nr;
 }
 
+int intake_system_reset(struct intake *in, struct intake_repair *out, unsigned int max,
+			char *why, size_t len)
+{
+	int nr, ret;
+
+	if (why && len)
+		why[0] = '\0';
+	vm_stop(in->vm);
+	nr = intake_guest_reset(in, out, max);
+	if (nr < 0) {
+		if (why && len)
+			snprintf(why, len, "the intake is stopped: no page replaced");
+		return nr;
+	}
+	ret = vm_reset(in->vm, why, len);
+	if (ret)
+		return ret;
+	ret = vm_start(in->vm);
+	if (ret) {
+		if (why && len)
+			snprintf(why, len, "cannot start the vCPUs: %s", strerror(-ret));
+		return ret;
+	}
+	return nr;
+}
+
 pid_t intake_vcpu_tid(struct intake *in, int vcpu)
 {
 	if (vcpu < 0 || vcpu >= VMM_MAX_VCPUS)

@@ -262,6 +262,19 @@ struct intake_repair {
 int intake_guest_reset(struct intake *in, struct intake_repair *out, unsigned int max);
 
 /*
+ * A whole guest reset, on the thread that controls the VM (vm.h), the same
+ * whoever asked for it (an operator's `gmf vmm reset`; the guest: a triple
+ * fault, port 0xcf9 or 0x64, vm_reset_request()): vm_stop(),
+ * intake_guest_reset() (up to @max repaired pages to @out), vm_reset()
+ * (which serves the guest's request), vm_start(). Returns the number of
+ * poisoned pages found (punched or not, as intake_guest_reset()); or -errno
+ * with @why, the vCPUs left stopped: -ESRCH after intake_stop(), or
+ * vm_reset()'s or vm_start()'s error.
+ */
+int intake_system_reset(struct intake *in, struct intake_repair *out, unsigned int max,
+			char *why, size_t len);
+
+/*
  * A page known poisoned from before (the record, after a restart or a live
  * update): a later AO on it is a duplicate, not injected again. Any thread;
  * 0, or -ERANGE beyond guest memory.

@@ -22,7 +22,12 @@
  *
  * A guest reset (vm_reset()) is done with the threads joined: the payload
  * reloaded, the vCPUs' registers, machine-check MSRs and pending events
- * reset, then vm_start() makes new threads.
+ * reset, then vm_start() makes new threads. A reset the guest asks for (a
+ * triple fault, port 0xcf9, port 0x64) ends its vCPU's thread; that thread
+ * keeps the request under vm->reset_lock, asks the other vCPUs to stop
+ * (stop_requested and immediate_exit, no signal: the controlling thread may
+ * be joining them) and calls the reset handler, which wakes the controlling
+ * thread to do the reset.
  */
 #define _GNU_SOURCE	/* memfd_create(), fallocate() */
 #include <errno.h>
@@ -117,6 +122,11 @@ struct vm {
 	int nr_created;		/* vcpus[] whose lock and fd vm_free() releases */
 	struct vm_hooks hooks;
 	void *hooks_arg;
+	vm_reset_fn reset_fn;
+	void *reset_arg;
+	pthread_mutex_t reset_lock;
+	pthread_cond_t reset_cond;	/* reset_req changed */
+	struct vm_reset_request reset_req;
 	struct vcpu vcpus[VMM_MAX_VCPUS];
 };
 
@@ -471,17 +481,52 @@ static void mce_end(struct vcpu *vcpu, u32 nr_banks)
 	pthread_cond_broadcast(&vcpu->cond);
 }
 
-/* KVM_EXIT_IO. Returns false when the guest stopped for good. Lock held. */
-static bool handle_io(struct vcpu *vcpu)
+/*
+ * The PC's reset ports: an OUT to the reset control register with RST_CPU,
+ * or the keyboard controller's pulse reset, is a reset request (*@reset);
+ * any other value written there is ignored, and both read as 0 (no reset
+ * bit; the controller's buffers empty). False when @port is neither.
+ */
+static bool reset_port(struct kvm_run *run, u8 *data, struct vm_reset_request *reset)
+{
+	u8 v = data[0];
+
+	if (run->io.port != PORT_RESET_CONTROL && run->io.port != PORT_KBC_COMMAND)
+		return false;
+	if (run->io.direction == KVM_EXIT_IO_IN) {
+		memset(data, 0, run->io.size);
+		return true;
+	}
+	if (run->io.port == PORT_RESET_CONTROL && (v & RESET_CONTROL_RST_CPU))
+		reset->cause = VM_RESET_PORT_CF9;
+	else if (run->io.port == PORT_KBC_COMMAND && v == KBC_PULSE_RESET)
+		reset->cause = VM_RESET_PORT_KBC;
+	reset->value = v;
+	return true;
+}
+
+/*
+ * KVM_EXIT_IO. Returns false when the guest stopped for good (for a reset
+ * request, *@reset says which). Lock held.
+ */
+static bool handle_io(struct vcpu *vcpu, struct vm_reset_request *reset)
 {
 	struct kvm_run *run = vcpu->run;
+	u8 *data = (u8 *)run + run->io.data_offset;
 	u32 v = 0;
 
+	if (run->io.count == 1 && (run->io.size == 1 || run->io.size == 2 || run->io.size == 4) &&
+	    reset_port(run, data, reset)) {
+		if (reset->cause == VM_RESET_NONE)
+			return true;
+		stop_locked(vcpu, VCPU_RESET, KVM_EXIT_IO);
+		return false;
+	}
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
 		stop_locked(vcpu, VCPU_FAILED, KVM_EXIT_IO);
 		return false;
 	}
-	memcpy(&v, (u8 *)run + run->io.data_offset, sizeof(v));
+	memcpy(&v, data, sizeof(v));
 	switch (run->io.port) {
 	case PORT_PROGRESS:
 		vcpu->progress = v;
@@ -527,6 +572,46 @@ static void hold_wait(struct vcpu *vcpu, u64 seq)
 	pthread_mutex_unlock(&vcpu->lock);
 }
 
+/*
+ * The guest on @vcpu asked for a reset (@req: cause and value): keep the
+ * request (the first since the last vm_reset(); later ones are counted), ask
+ * every other vCPU to stop at its next exit, call the reset handler. On the
+ * vCPU's thread, no lock held; the thread ends after.
+ */
+static void request_reset(struct vcpu *vcpu, struct vm_reset_request *req)
+{
+	struct vm *vm = vcpu->vm;
+
+	req->vcpu = vcpu->index;
+	pthread_mutex_lock(&vm->reset_lock);
+	if (vm->reset_req.cause == VM_RESET_NONE) {
+		vm->reset_req = *req;
+		vm->reset_req.nr = 0;
+	}
+	req->nr = ++vm->reset_req.nr;
+	pthread_cond_broadcast(&vm->reset_cond);
+	pthread_mutex_unlock(&vm->reset_lock);
+
+	/*
+	 * A machine reset stops every CPU. No signal: the controlling thread may
+	 * be joining the other threads already; immediate_exit and the next
+	 * exit of their guest stop them (hold_wait() sees stop_requested).
+	 */
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *other = &vm->vcpus[i];
+
+		if (other == vcpu)
+			continue;
+		pthread_mutex_lock(&other->lock);
+		other->stop_requested = true;
+		pthread_cond_broadcast(&other->cond);
+		pthread_mutex_unlock(&other->lock);
+		__atomic_store_n(&other->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	}
+	if (vm->reset_fn)
+		vm->reset_fn(vm->reset_arg, req);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -540,6 +625,7 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VMM_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
+		struct vm_reset_request reset = { .cause = VM_RESET_NONE };
 		bool go = true;
 		u64 seq;
 		int rc, err;
@@ -582,9 +668,11 @@ static void *vcpu_thread(void *arg)
 			stop_locked(vcpu, VCPU_FAILED, 0);
 			go = false;
 		} else if (run->exit_reason == KVM_EXIT_IO) {
-			go = handle_io(vcpu);
+			go = handle_io(vcpu, &reset);
 		} else if (run->exit_reason == KVM_EXIT_SHUTDOWN) {
-			stop_locked(vcpu, VCPU_SHUTDOWN, run->exit_reason);
+			/* A triple fault: a PC resets (QEMU: a system reset request). */
+			reset.cause = VM_RESET_TRIPLE_FAULT;
+			stop_locked(vcpu, VCPU_RESET, run->exit_reason);
 			go = false;
 		} else if (run->exit_reason != KVM_EXIT_INTR) {
 			fprintf(stderr, "vmm: vcpu %d: unhandled exit reason %u\n", vcpu->index,
@@ -593,6 +681,8 @@ static void *vcpu_thread(void *arg)
 			go = false;
 		}
 		pthread_mutex_unlock(&vcpu->lock);
+		if (reset.cause != VM_RESET_NONE)
+			request_reset(vcpu, &reset);
 		if (!go)
 			break;
 	}
@@ -623,6 +713,8 @@ static void vm_free(struct vm *vm)
 		close(vm->fd);
 	if (vm->kvm >= 0)
 		close(vm->kvm);
+	pthread_cond_destroy(&vm->reset_cond);
+	pthread_mutex_destroy(&vm->reset_lock);
 	kfree(vm);
 }
 
@@ -639,6 +731,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *why, size_t le
 		return fail(why, len, ENOMEM, "no memory for the VM");
 	}
 	vm->kvm = vm->fd = vm->mem_fd = -1;
+	pthread_mutex_init(&vm->reset_lock, NULL);
+	pthread_cond_init(&vm->reset_cond, NULL);
 	if (cfg && cfg->inherit) {
 		if (cfg->mem_fd < 0) {
 			vm_free(vm);
@@ -805,6 +899,8 @@ int vm_reset(struct vm *vm, char *why, size_t len)
 		return ret;
 	/* The workload starts over: its pass counters are the guest's RAM, reset too. */
 	memset(vm->mem + GUEST_PASS_GPA, 0, sizeof(u64) * (size_t)vm->nr_vcpus);
+	/* And its requests: one that made this reset must not make the next. */
+	memset(vm->mem + GUEST_REQUEST_GPA, 0, sizeof(u64) * (size_t)vm->nr_vcpus);
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
@@ -824,6 +920,67 @@ int vm_reset(struct vm *vm, char *why, size_t len)
 		memset(&vcpu->req, 0, sizeof(vcpu->req));
 		pthread_mutex_unlock(&vcpu->lock);
 	}
+	/* Served: the threads that asked are joined, none asks again before vm_start(). */
+	pthread_mutex_lock(&vm->reset_lock);
+	memset(&vm->reset_req, 0, sizeof(vm->reset_req));
+	pthread_cond_broadcast(&vm->reset_cond);
+	pthread_mutex_unlock(&vm->reset_lock);
+	return 0;
+}
+
+bool vm_reset_request(struct vm *vm, struct vm_reset_request *req)
+{
+	bool pending;
+
+	pthread_mutex_lock(&vm->reset_lock);
+	pending = vm->reset_req.cause != VM_RESET_NONE;
+	if (req)
+		*req = vm->reset_req;
+	pthread_mutex_unlock(&vm->reset_lock);
+	return pending;
+}
+
+int vm_wait_reset_request(struct vm *vm, struct vm_reset_request *req, int timeout_ms)
+{
+	struct timespec ts;
+	int ret = 0;
+
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&vm->reset_lock);
+	while (vm->reset_req.cause == VM_RESET_NONE && !ret)
+		if (pthread_cond_timedwait(&vm->reset_cond, &vm->reset_lock, &ts) == ETIMEDOUT)
+			ret = vm->reset_req.cause != VM_RESET_NONE ? 0 : -ETIMEDOUT;
+	if (!ret && req)
+		*req = vm->reset_req;
+	pthread_mutex_unlock(&vm->reset_lock);
+	return ret;
+}
+
+void vm_set_reset_handler(struct vm *vm, vm_reset_fn fn, void *arg)
+{
+	vm->reset_fn = fn;
+	vm->reset_arg = arg;
+}
+
+const char *vm_reset_cause_name(enum vm_reset_cause cause)
+{
+	switch (cause) {
+	case VM_RESET_TRIPLE_FAULT:
+		return "triple fault (KVM_EXIT_SHUTDOWN)";
+	case VM_RESET_PORT_CF9:
+		return "port 0xcf9 (reset control register)";
+	case VM_RESET_PORT_KBC:
+		return "port 0x64 (keyboard controller pulse reset)";
+	default:
+		return "none";
+	}
+}
+
+int vm_guest_request(struct vm *vm, int vcpu, u64 req)
+{
+	if (vcpu < 0 || vcpu >= vm->nr_vcpus || !vm->mem)
+		return -EINVAL;
+	__atomic_store_n((u64 *)(vm->mem + GUEST_REQUEST_GPA) + vcpu, req, __ATOMIC_SEQ_CST);
 	return 0;
 }
 

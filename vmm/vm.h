@@ -12,10 +12,19 @@
  * and vm_wait_*() wait for them. vmm_inject_mce() injects a machine check
  * with KVM_X86_SET_MCE.
  *
+ * A guest asks for a machine reset with a triple fault (KVM_EXIT_SHUTDOWN),
+ * an OUT to the reset control register (port 0xcf9, RST_CPU set) or the
+ * keyboard controller's pulse reset (0xfe to port 0x64), as a PC: the vCPU
+ * stops (VCPU_RESET), every other vCPU is asked to stop at its next exit,
+ * the request is kept (vm_reset_request()) and the reset handler is called;
+ * the controlling thread then resets the guest (vm_reset(), which serves the
+ * request; intake_system_reset() with the intake's repair).
+ *
  * Threads: vm_create(), vm_start(), vm_stop(), vm_reset() and vm_destroy()
  * from one controlling thread (a guest reset is vm_stop(), vm_reset(),
- * vm_start()); the vm_wait_*(), vm_vcpu_*() and vmm_inject_mce() calls from
- * any thread while the VM runs.
+ * vm_start()); the vm_wait_*(), vm_vcpu_*(), vm_reset_request(),
+ * vm_guest_request() and vmm_inject_mce() calls from any thread while the VM
+ * runs.
  */
 #ifndef GMF_VMM_VM_H
 #define GMF_VMM_VM_H
@@ -126,11 +135,35 @@ struct vmm_mce_report {
 /* Why a vCPU thread stopped running its guest. */
 enum vcpu_stop {
 	VCPU_RUNNING,
-	VCPU_STOPPED,		/* vm_stop() asked it to */
+	VCPU_STOPPED,		/* vm_stop() asked it to (or another vCPU's reset) */
 	VCPU_UNEXPECTED,	/* the guest took an exception other than #MC */
-	VCPU_SHUTDOWN,		/* triple fault (e.g. #MC with MCIP set) */
+	VCPU_RESET,		/* the guest asked for a reset (enum vm_reset_cause) */
 	VCPU_FAILED,		/* KVM_RUN failed or an exit we do not handle */
 };
+
+/* How the guest asked for a reset. */
+enum vm_reset_cause {
+	VM_RESET_NONE,
+	VM_RESET_TRIPLE_FAULT,	/* KVM_EXIT_SHUTDOWN (e.g. a #MC while MCIP was set) */
+	VM_RESET_PORT_CF9,	/* OUT to port 0xcf9 with RST_CPU (0x04) set */
+	VM_RESET_PORT_KBC,	/* OUT of 0xfe to port 0x64 (keyboard controller) */
+};
+
+/* A guest's reset request: the first since the last vm_reset(). */
+struct vm_reset_request {
+	enum vm_reset_cause cause;	/* VM_RESET_NONE: none pending */
+	int vcpu;			/* the vCPU that asked */
+	u32 value;			/* the byte written (the port causes) */
+	unsigned int nr;		/* requests since the last vm_reset(), this one included */
+};
+
+/*
+ * Called on the vCPU thread that took the request, with no lock held, after
+ * the request is kept; @req is the vCPU's own (its cause, vcpu and value),
+ * nr counting it. The vCPU thread then ends. Not for doing the reset (that
+ * joins this very thread): wake the controlling thread.
+ */
+typedef void (*vm_reset_fn)(void *arg, const struct vm_reset_request *req);
 
 struct vm;
 struct vcpu;
@@ -157,13 +190,39 @@ void vm_destroy(struct vm *vm);
 
 /*
  * Guest reset, with the vCPUs stopped (vm_stop(); -EBUSY otherwise): reload
- * the GDT, page tables and payload, zero the workload's pass counters, put
- * every vCPU back at the payload's entry state (registers, MCG_STATUS and
- * every MCi_STATUS 0, no pending exception, interrupt or NMI, runnable) and
- * make it ready for vm_start() again (progress 0; its #MC reports are kept).
- * 0, or -errno with @why.
+ * the GDT, page tables and payload, zero the workload's pass counters and
+ * requests, put every vCPU back at the payload's entry state (registers,
+ * MCG_STATUS and every MCi_STATUS 0, no pending exception, interrupt or NMI,
+ * runnable) and make it ready for vm_start() again (progress 0; its #MC
+ * reports are kept). A reset request of the guest is served: cleared
+ * (vm_reset_request() says none). 0, or -errno with @why.
  */
 int __must_check vm_reset(struct vm *vm, char *why, size_t len);
+
+/*
+ * The guest's pending reset request into *@req (may be NULL): true when
+ * there is one (not yet served by vm_reset()).
+ */
+bool vm_reset_request(struct vm *vm, struct vm_reset_request *req);
+
+/*
+ * Wait until the guest asked for a reset not yet served: 0 and *@req (may be
+ * NULL), or -ETIMEDOUT.
+ */
+int __must_check vm_wait_reset_request(struct vm *vm, struct vm_reset_request *req,
+				       int timeout_ms);
+
+/* Set the reset handler (may be NULL) and its argument; before vm_start(). */
+void vm_set_reset_handler(struct vm *vm, vm_reset_fn fn, void *arg);
+
+/* "triple fault (KVM_EXIT_SHUTDOWN)", "port 0xcf9 (reset control register)", ... */
+const char *vm_reset_cause_name(enum vm_reset_cause cause);
+
+/*
+ * Ask the payload on @vcpu to do @req (GUEST_REQ_*, vmm/guest/layout.h): it
+ * reads its request qword after each pass of its workload. 0, or -EINVAL.
+ */
+int __must_check vm_guest_request(struct vm *vm, int vcpu, u64 req);
 
 /*
  * Punch the 4K page at @offset out of the guest memory file

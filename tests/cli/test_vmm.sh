@@ -48,7 +48,8 @@ check "vmm alone exits 2" test $rc -eq 2
 if [ ! -e /dev/kvm ]; then
 	"$GMF" vmm run --seconds 1 >/dev/null 2>&1; rc=$?
 	check "run without /dev/kvm exits 77" test $rc -eq 77
-	for what in "AR and AO injection" "record after kill -9" "re-fence on restart"; do
+	for what in "AR and AO injection" "record after kill -9" "re-fence on restart" \
+		"guest-caused reset (port 0xcf9, port 0x64, triple fault)"; do
 		n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $what # SKIP no /dev/kvm"
 	done
 	echo "# cli-vmm: $pass passed, $fail failed, $skip skipped"
@@ -201,6 +202,71 @@ out=$("$GMF" vmm reset --pid 999999999 2>&1); rc=$?
 check "reset of no such VMM exits 1" bash -c '[ $1 -eq 1 ] && grep -q "no .gmf vmm run. with pid 999999999" <<<"$2"' _ $rc "$out"
 out=$("$GMF" vmm reset 2>&1); rc=$?
 check "reset without --pid exits 2" bash -c '[ $1 -eq 2 ] && grep -q -- "--pid P is required" <<<"$2"' _ $rc "$out"
+
+# A reset the guest causes (issue 8) goes the same way: `reset --from-guest`
+# has the payload write 0x06 to port 0xcf9 itself; the VMM sees the I/O exit,
+# logs it and resets because of it: the poisoned page is punched out and
+# repaired, and a new AR at that gpa is injected again (not a duplicate).
+# Then the keyboard controller's pulse reset (port 0x64) and a triple fault
+# (KVM_EXIT_SHUTDOWN) from the guest, each a reset with its repair.
+db8=$dir/guest-reset.db log8=$dir/guest-reset.jsonl out8=$dir/run8.out
+rm -f "$db8" "$db8"-wal "$db8"-shm "$log8"
+start_run "$out8" --record "$db8" --log "$log8" --vcpus 2 --seconds 40
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x20d000 2>&1); rc=$?
+check "guest reset: the AR before it is injected" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AR at gpa 0x20d000, offset 0x20d000: injected into vCPU 0" <<<"$2"' _ $rc "$out"
+out=$("$GMF" vmm reset --pid "$pid" --from-guest 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "reset --from-guest exits 0" test $rc -eq 0
+check "the guest itself wrote 0x06 to port 0xcf9" \
+	grep -q '^guest: vCPU 0: OUT 0x6 to port 0xcf9 (reset control register): guest reset$' <<<"$out"
+check "the reset it caused punched the AR page out and repaired it" \
+	grep -qE '^reset: gpa 0x20d000, offset 0x20d000 punched out of the (guest_memfd|memfd), a fresh page on next touch; marked repaired in the record$' <<<"$out"
+check "1 page, 1 replaced" grep -q '^reset: 1 poisoned page, 1 replaced$' <<<"$out"
+check "both vCPUs run again from their entry" \
+	bash -c 'grep -q "^guest: restarted at its entry: vCPU 0 pass " <<<"$1" && grep -q "^guest: restarted at its entry: vCPU 1 pass " <<<"$1"' _ "$out"
+check "the run logs the I/O exit, naming the port, as a guest reset" \
+	grep -q '^gmf vmm: vCPU 0: OUT 0x6 to port 0xcf9 (reset control register): guest reset$' "$out8"
+check "then the repair, then the reset done" \
+	bash -c 'a=$(grep -n "^gmf vmm: vCPU 0: OUT 0x6 to port 0xcf9" "$1" | cut -d: -f1); b=$(grep -n "^intake: reset: gpa 0x20d000, offset 0x20d000 punched out" "$1" | cut -d: -f1); c=$(grep -n "^gmf vmm: reset done (the guest.s): 1 poisoned page, 1 replaced$" "$1" | cut -d: -f1); [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] && [ "$a" -lt "$b" ] && [ "$b" -lt "$c" ]' _ "$out8"
+check "the event log has its REPAIR line" \
+	grep -q '^{"event":"REPAIR","time_ns":[0-9]*,"action":"punch-hole","gpa":"0x20d000","offset":"0x20d000","repairs":1}$' "$log8"
+out=$("$GMF" vmm status --record "$db8" 2>&1)
+echo "$out" | sed 's/^/# /'
+check "status shows the page repaired by the guest's reset" \
+	grep -qE '^  0x20d000 +0x20d000 +AR +injected +1 .* repaired \(repaired 1 time, last ' <<<"$out"
+out=$("$GMF" vmm inject --pid "$pid" --gpa 0x20d000 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "after it a new AR at that gpa is injected again" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^intake: AR at gpa 0x20d000, offset 0x20d000: injected into vCPU 0" <<<"$2"' _ $rc "$out"
+check "and reaches the guest" grep -q '^guest: #MC on vCPU 0: .*MCi_ADDR 0x20d000 ' <<<"$out"
+check "not as a duplicate or 'again'" \
+	bash -c '[ "$(grep -c "gpa 0x20d000, offset 0x20d000, BUS_MCEERR_AR, injected into vCPU 0 as AR$" "$1")" -eq 2 ] && ! grep -q "gpa 0x20d000.*again" "$1"' _ "$out8"
+"$GMF" vmm inject --pid "$pid" --gpa 0x20e000 --ao >/dev/null 2>&1
+out=$("$GMF" vmm reset --pid "$pid" --from-guest=kbc 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "reset --from-guest=kbc: 0xfe to port 0x64, a reset" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^guest: vCPU 0: OUT 0xfe to port 0x64 (keyboard controller pulse reset): guest reset$" <<<"$2"' _ $rc "$out"
+check "which repaired both pages poisoned since" grep -q '^reset: 2 poisoned pages, 2 replaced$' <<<"$out"
+"$GMF" vmm inject --pid "$pid" --gpa 0x20f000 --ao >/dev/null 2>&1
+out=$("$GMF" vmm reset --pid "$pid" --from-guest=triple-fault 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "reset --from-guest=triple-fault: KVM_EXIT_SHUTDOWN, a reset" \
+	bash -c '[ $1 -eq 0 ] && grep -q "^guest: vCPU 0: triple fault (KVM_EXIT_SHUTDOWN): guest reset$" <<<"$2"' _ $rc "$out"
+check "which repaired the page" grep -qE '^reset: gpa 0x20f000, offset 0x20f000 punched out of the ' <<<"$out"
+check "the run logs the triple fault as a guest reset" \
+	grep -q '^gmf vmm: vCPU 0: triple fault (KVM_EXIT_SHUTDOWN): guest reset$' "$out8"
+out=$("$GMF" vmm status --record "$db8" 2>&1)
+echo "$out" | sed 's/^/# /'
+check "status: 3 pages repaired, the first twice" \
+	bash -c 'grep -q "^0 poisoned pages (0 AR, 0 AO, 0 memory-fault), 4 sightings, 3 repaired, integrity ok$" <<<"$1" && grep -qE "^  0x20d000 .* repaired \(repaired 2 times, " <<<"$1"' _ "$out"
+kill -TERM "$pid"; wait "$pid"; rc=$?
+cat "$out8" | sed 's/^/# /'
+check "the VMM exits 0 on SIGTERM after three guest resets" test $rc -eq 0
+check "with no vCPU stopped early" bash -c '! grep -q "stopped early" "$1"' _ "$out8"
+out=$("$GMF" vmm reset --pid 1 --from-guest=reboot 2>&1); rc=$?
+check "reset --from-guest=reboot exits 2 naming the choices" \
+	bash -c '[ $1 -eq 2 ] && grep -q -- "--from-guest .reboot.: expected cf9, kbc or triple-fault" <<<"$2"' _ $rc "$out"
 
 # An error in the VMM's own memory: an AO there is ignored, an AR is fatal
 # and the VMM exits 71 (INTAKE_EXIT_VMM_MEMORY), after logging it.

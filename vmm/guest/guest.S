@@ -17,6 +17,16 @@
  *   PORT_MCE_END   the end of a #MC report (value: the bank count)
  * The handler then clears every MCi_STATUS and MCG_STATUS (MCIP with it) and
  * returns with IRETQ, as RIPV says it may.
+ *
+ * After each pass the workload reads its request qword (GUEST_REQUEST_GPA +
+ * 8 * index, written by the VMM): 0, nothing; otherwise it clears it and asks
+ * for a machine reset the way a guest kernel does (GUEST_REQ_*):
+ *   GUEST_REQ_RESET_CF9     outb 0x06 to PORT_RESET_CONTROL (0xcf9)
+ *   GUEST_REQ_RESET_KBC     outb 0xfe to PORT_KBC_COMMAND (0x64)
+ *   GUEST_REQ_TRIPLE_FAULT  lidt of an empty IDT, then ud2: #UD cannot be
+ *                           delivered (#GP), nor can #GP (#DF), nor #DF:
+ *                           a triple fault, KVM_EXIT_SHUTDOWN
+ * A VMM that does not reset on the OUT finds the workload going on.
  */
 #include "vmm/guest/layout.h"
 
@@ -193,6 +203,35 @@ workload:
 	mov	%r8d, %eax
 	mov	$PORT_PROGRESS, %dx
 	out	%eax, %dx
+
+	/* The request qword sits GUEST_REQUEST_GPA - GUEST_PASS_GPA after the counter. */
+	mov	GUEST_REQUEST_GPA - GUEST_PASS_GPA(%r9), %rax
+	test	%rax, %rax
+	jz	8b
+	movq	$GUEST_REQ_NONE, GUEST_REQUEST_GPA - GUEST_PASS_GPA(%r9)
+	cmp	$GUEST_REQ_RESET_CF9, %rax
+	je	reset_cf9
+	cmp	$GUEST_REQ_RESET_KBC, %rax
+	je	reset_kbc
+	cmp	$GUEST_REQ_TRIPLE_FAULT, %rax
+	je	triple_fault
+	jmp	8b				/* an unknown request: ignored */
+
+reset_cf9:
+	mov	$(RESET_CONTROL_RST_CPU | 0x02), %al	/* RST_CPU | SYS_RST: a hard reset */
+	mov	$PORT_RESET_CONTROL, %dx
+	outb	%al, %dx
+	jmp	8b
+
+reset_kbc:
+	mov	$KBC_PULSE_RESET, %al
+	mov	$PORT_KBC_COMMAND, %dx
+	outb	%al, %dx
+	jmp	8b
+
+triple_fault:
+	lidt	empty_idtr(%rip)
+	ud2
 	jmp	8b
 
 	.section .rodata
@@ -200,6 +239,10 @@ workload:
 idtr:
 	.word	256 * 16 - 1
 	.quad	idt
+	.balign	16
+empty_idtr:
+	.word	0
+	.quad	0
 
 	.bss
 	.balign	16

@@ -15,6 +15,8 @@
  *            | (unused)             |
  *   0x100000 | pass counters        |  a qword per vCPU: the workload's pass,
  *            |                      |  kept across a live update (issue 8 §5)
+ *   0x100100 | requests             |  a qword per vCPU: what the VMM asks the
+ *            |                      |  guest to do (GUEST_REQ_*), 0 for nothing
  *            | (unused)             |
  *   0x200000 | workload data area   |  written and read back every pass
  *   0x400000 +----------------------+  GUEST_MEM_MIN: smallest guest memory
@@ -31,6 +33,7 @@
 #define GUEST_STACK_TOP		0x80000
 #define GUEST_STACK_SIZE	0x4000	/* per vCPU: VMM_MAX_VCPUS fit above the payload */
 #define GUEST_PASS_GPA		0x100000	/* + 8 * vCPU index */
+#define GUEST_REQUEST_GPA	0x100100	/* + 8 * vCPU index */
 #define GUEST_DATA_GPA		0x200000
 #define GUEST_DATA_END		0x400000
 #define GUEST_MEM_MIN		0x400000
@@ -50,5 +53,25 @@
 #define PORT_MCE_END		0xe2
 #define PORT_BAD		0xe3
 #define PORT_UNEXPECTED		0xe4
+
+/*
+ * The PC's reset ports (8-bit OUTs), as QEMU's PIIX and i8042 take them: a
+ * write to the reset control register with RST_CPU set, or the keyboard
+ * controller's pulse-reset command, resets the machine.
+ */
+#define PORT_RESET_CONTROL	0xcf9
+#define RESET_CONTROL_RST_CPU	0x04	/* bit 2; the payload writes 0x06 (also SYS_RST) */
+#define PORT_KBC_COMMAND	0x64
+#define KBC_PULSE_RESET		0xfe
+
+/*
+ * Requests, each in the vCPU's qword at GUEST_REQUEST_GPA: the workload
+ * reads it after each pass, clears it and does what it says. vm_reset()
+ * clears them all.
+ */
+#define GUEST_REQ_NONE		0
+#define GUEST_REQ_RESET_CF9	1	/* OUT 0x06 to PORT_RESET_CONTROL */
+#define GUEST_REQ_RESET_KBC	2	/* OUT 0xfe to PORT_KBC_COMMAND */
+#define GUEST_REQ_TRIPLE_FAULT	3	/* an empty IDT, then #UD: #GP, #DF, shutdown */
 
 #endif

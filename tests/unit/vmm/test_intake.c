@@ -526,6 +526,72 @@ TEST(guest_reset_replaces_poisoned)
 	rig_down(&r);
 }
 
+/* On the held vCPU thread (intake_run_on_vcpu()): two #MCs, the second with MCIP set. */
+static void double_mce(void *arg)
+{
+	struct vcpu *v = arg;
+
+	/* Out of KVM_RUN here: the guest cannot take the first before the second. */
+	if (vmm_inject_mce_held(v, INTAKE_MCE_BANK, AO_STATUS, GUEST_DATA_GPA, MISC_PHYS_12, AO_MCG) ||
+	    vmm_inject_mce_held(v, INTAKE_MCE_BANK, AO_STATUS, GUEST_DATA_GPA, MISC_PHYS_12, AO_MCG))
+		printf("# vmm_inject_mce_held failed\n");
+}
+
+static unsigned int reset_calls;
+
+static void count_reset(void *arg, const struct vm_reset_request *req)
+{
+	__atomic_add_fetch(&reset_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A reset the guest causes goes the way of the operator's: a triple fault
+ * (KVM_EXIT_SHUTDOWN: a #MC injected while MCIP is still set) stops the
+ * vCPU and is kept as the guest's request; intake_system_reset() stops the
+ * VM, punches out the poisoned page, resets and restarts the guest, which
+ * runs again; the request is served; a new error on the page is news.
+ */
+TEST(guest_triple_fault_repairs)
+{
+	struct intake_repair reps[4];
+	struct vm_reset_request req;
+	struct vmm_mce_report rep;
+	char why[160] = "";
+	u64 a = GUEST_DATA_GPA + 0x23000;
+	struct vcpu *v;
+	struct rig r;
+
+	rig_up(&r, 1, false);
+	v = vm_vcpu(r.vm, 0);
+	reset_calls = 0;
+	vm_set_reset_handler(r.vm, count_reset, NULL);
+	ASSERT_OK(send_sigbus(0, BUS_MCEERR_AO, r.mem + a));
+	ASSERT_OK(vm_wait_mce_report(v, 0, &rep, TIMEOUT_MS));
+	*(volatile u64 *)(r.mem + a + 8) = 0xabcd;
+
+	ASSERT_OK(intake_run_on_vcpu(r.in, 0, double_mce, v, TIMEOUT_MS));
+	ASSERT_OK(vm_wait_reset_request(r.vm, &req, TIMEOUT_MS));
+	EXPECT_EQ(req.cause, VM_RESET_TRIPLE_FAULT);
+	EXPECT_EQ(req.vcpu, 0);
+
+	ASSERT_EQ(intake_system_reset(r.in, reps, ARRAY_SIZE(reps), why, sizeof(why)), 1);
+	EXPECT_EQ(reps[0].gpa, a);
+	EXPECT_OK(reps[0].punch_ret);
+	EXPECT_EQ(*(volatile u64 *)(r.mem + a + 8), 0);
+	EXPECT_TRUE(cap_has("intake: reset: gpa 0x223000, offset 0x223000 punched out of the"));
+	EXPECT_FALSE(vm_reset_request(r.vm, NULL));
+	EXPECT_EQ(__atomic_load_n(&reset_calls, __ATOMIC_SEQ_CST), 1);
+	ASSERT_OK(vm_wait_progress(v, 3, TIMEOUT_MS));
+	EXPECT_EQ(vm_vcpu_stop_reason(v, NULL), VCPU_RUNNING);
+
+	ASSERT_OK(send_sigbus(0, BUS_MCEERR_AO, r.mem + a));
+	ASSERT_OK(vm_wait_mce_report(v, 1, &rep, TIMEOUT_MS));
+	EXPECT_EQ(last_event(r.in, 2).action, INTAKE_INJECTED);
+	EXPECT_EQ(rep.bank[INTAKE_MCE_BANK].addr, a);
+	EXPECT_EQ(vm_vcpu_stop_reason(v, NULL), VCPU_RUNNING);
+	rig_down(&r);
+}
+
 /* ESR of a data abort from the guest (EC 0x24), EA, FSC external abort; of an SVC. */
 #define SEA_ESR_DABT	((0x24ULL << 26) | (1ULL << 25) | (1ULL << 9) | 0x10)
 #define SEA_ESR_IABT	((0x20ULL << 26) | (1ULL << 25) | (1ULL << 9) | 0x10)
@@ -652,6 +718,7 @@ static const struct t_case cases[] = {
 	T(mce_values),
 	T(amd_form),
 	T(guest_reset_replaces_poisoned),
+	T(guest_triple_fault_repairs),
 	T(sea_gpa),
 	T(sea_posted),
 	T(translate),

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
 #include "base/types.h"
 #include "tests/harness/t.h"
 #include "vmm/guest/layout.h"
@@ -536,6 +538,155 @@ TEST(reset_restarts_guest)
 	}
 }
 
+/* The reset handler's calls (on the vCPU thread that took the request). */
+static struct {
+	unsigned int calls;
+	struct vm_reset_request last;
+} rs;
+
+static void test_reset_fn(void *arg, const struct vm_reset_request *req)
+{
+	rs.last = *req;
+	__atomic_add_fetch(&rs.calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The guest asks for a reset as a PC's does (its payload's request qword):
+ * an OUT of 0x06 to port 0xcf9, of 0xfe to port 0x64, a triple fault. Each
+ * stops its vCPU as VCPU_RESET, is kept (vm_reset_request()) and handed to
+ * the reset handler once; the other vCPU stops too; vm_reset() serves it and
+ * the guest runs again from its entry, until it asks again.
+ */
+TEST(guest_asks_for_reset)
+{
+	static const struct {
+		u64 req;
+		enum vm_reset_cause cause;
+		u32 exit_reason, value;
+	} ways[] = {
+		{ GUEST_REQ_RESET_CF9, VM_RESET_PORT_CF9, KVM_EXIT_IO, 0x06 },
+		{ GUEST_REQ_RESET_KBC, VM_RESET_PORT_KBC, KVM_EXIT_IO, 0xfe },
+		{ GUEST_REQ_TRIPLE_FAULT, VM_RESET_TRIPLE_FAULT, KVM_EXIT_SHUTDOWN, 0 },
+	};
+	struct vm_config cfg = { .mem = VMM_MEM_MEMFD, .nr_vcpus = 2 };
+	struct vm *vm = create_or_skip(&cfg);
+	struct vm_reset_request req;
+	char why[160] = "";
+
+	ASSERT_TRUE(vm != NULL);
+	memset(&rs, 0, sizeof(rs));
+	vm_set_reset_handler(vm, test_reset_fn, NULL);
+	EXPECT_FALSE(vm_reset_request(vm, &req));
+	EXPECT_EQ(req.cause, VM_RESET_NONE);
+	EXPECT_ERR(vm_guest_request(vm, 2, GUEST_REQ_RESET_CF9), -EINVAL);
+	ASSERT_OK(vm_start(vm));
+	for (size_t i = 0; i < ARRAY_SIZE(ways); i++) {
+		u32 exit_reason = 0;
+
+		printf("# %s\n", vm_reset_cause_name(ways[i].cause));
+		ASSERT_OK(vm_wait_progress(vm_vcpu(vm, 0), 3, TIMEOUT_MS));
+		ASSERT_OK(vm_wait_progress(vm_vcpu(vm, 1), 3, TIMEOUT_MS));
+		ASSERT_OK(vm_guest_request(vm, 0, ways[i].req));
+		ASSERT_OK(vm_wait_reset_request(vm, &req, TIMEOUT_MS));
+		EXPECT_EQ(req.cause, ways[i].cause);
+		EXPECT_EQ(req.vcpu, 0);
+		EXPECT_EQ(req.value, ways[i].value);
+		EXPECT_EQ(req.nr, 1);
+		ASSERT_EQ(vm_wait_progress(vm_vcpu(vm, 0), ~0ULL, TIMEOUT_MS), -ESRCH);
+		EXPECT_EQ(vm_vcpu_stop_reason(vm_vcpu(vm, 0), &exit_reason), VCPU_RESET);
+		EXPECT_EQ(exit_reason, ways[i].exit_reason);
+		/* The other vCPU stops at its next exit: a reset stops the machine. */
+		EXPECT_ERR(vm_wait_progress(vm_vcpu(vm, 1), ~0ULL, TIMEOUT_MS), -ESRCH);
+		EXPECT_EQ(vm_vcpu_stop_reason(vm_vcpu(vm, 1), NULL), VCPU_STOPPED);
+		vm_stop(vm);
+		/* The handler ran on the thread before it ended, once. */
+		EXPECT_EQ(__atomic_load_n(&rs.calls, __ATOMIC_SEQ_CST), i + 1);
+		EXPECT_EQ(rs.last.cause, ways[i].cause);
+		EXPECT_EQ(rs.last.vcpu, 0);
+		EXPECT_TRUE(vm_reset_request(vm, NULL));
+		ASSERT_OK(vm_reset(vm, why, sizeof(why)));
+		EXPECT_FALSE(vm_reset_request(vm, NULL));
+		EXPECT_EQ(vm_vcpu_stop_reason(vm_vcpu(vm, 0), NULL), VCPU_RUNNING);
+		ASSERT_OK(vm_start(vm));
+	}
+	/* Served: the guest runs on, and asks nothing more (its requests were cleared). */
+	ASSERT_OK(vm_wait_progress(vm_vcpu(vm, 0), 5, TIMEOUT_MS));
+	ASSERT_OK(vm_wait_progress(vm_vcpu(vm, 1), 5, TIMEOUT_MS));
+	EXPECT_FALSE(vm_reset_request(vm, NULL));
+	EXPECT_EQ(__atomic_load_n(&rs.calls, __ATOMIC_SEQ_CST), ARRAY_SIZE(ways));
+	vm_destroy(vm);
+}
+
+/*
+ * A #MC while the previous one is in progress: KVM_X86_SET_MCE with MCIP
+ * already set in the vCPU's MCG_STATUS makes KVM_REQ_TRIPLE_FAULT (x86.c,
+ * kvm_vcpu_x86_set_mce()), the next KVM_RUN exits KVM_EXIT_SHUTDOWN. Made
+ * deterministic by holding the vCPU (its hold hook) across both
+ * injections: the guest cannot take the first and clear MCIP in between.
+ * The vCPU stops for a reset, and after vm_reset() the guest runs again
+ * (its pass counter advances) and takes a #MC as before.
+ */
+TEST(triple_fault_mcip_resets)
+{
+	static const struct vm_hooks hooks = { .hold = test_hold };
+	struct vm *vm = create_or_skip(&configs[1]);
+	struct vm_reset_request req;
+	struct vmm_mce_report r;
+	struct timespec t0, nap = { 0, 1000000 };
+	struct vcpu *vcpu;
+	char why[160] = "";
+	u32 exit_reason = 0;
+
+	ASSERT_TRUE(vm != NULL);
+	vcpu = vm_vcpu(vm, 0);
+	memset(&rs, 0, sizeof(rs));
+	hs.hold = false;
+	hs.held = 0;
+	vm_set_hooks(vm, &hooks, NULL);
+	vm_set_reset_handler(vm, test_reset_fn, NULL);
+	ASSERT_OK(vm_start(vm));
+	ASSERT_OK(vm_wait_progress(vcpu, 2, TIMEOUT_MS));
+	__atomic_store_n(&hs.hold, true, __ATOMIC_SEQ_CST);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&hs.held, __ATOMIC_SEQ_CST) && ms_since(&t0) < TIMEOUT_MS)
+		nanosleep(&nap, NULL);
+	ASSERT_GT(hs.held, 0);
+
+	/* Both done by the held thread between two KVM_RUNs: the second finds MCIP. */
+	ASSERT_OK(vmm_inject_mce(vcpu, 1, SRAR_STATUS, GUEST_DATA_GPA + 0x5000, PHYS_LSB12,
+				 SRAR_MCG));
+	ASSERT_OK(vmm_inject_mce(vcpu, 2, SRAR_STATUS, GUEST_DATA_GPA + 0x6000, PHYS_LSB12,
+				 SRAR_MCG));
+	EXPECT_FALSE(vm_reset_request(vm, NULL));
+	__atomic_store_n(&hs.hold, false, __ATOMIC_SEQ_CST);
+	vm_vcpu_wake(vcpu);
+
+	ASSERT_OK(vm_wait_reset_request(vm, &req, TIMEOUT_MS));
+	EXPECT_EQ(req.cause, VM_RESET_TRIPLE_FAULT);
+	EXPECT_EQ(req.vcpu, 0);
+	ASSERT_EQ(vm_wait_progress(vcpu, ~0ULL, TIMEOUT_MS), -ESRCH);
+	EXPECT_EQ(vm_vcpu_stop_reason(vcpu, &exit_reason), VCPU_RESET);
+	EXPECT_EQ(exit_reason, KVM_EXIT_SHUTDOWN);
+	EXPECT_EQ(vm_vcpu_nr_mce_reports(vcpu), 0);	/* the first #MC never ran */
+
+	vm_stop(vm);
+	EXPECT_EQ(__atomic_load_n(&rs.calls, __ATOMIC_SEQ_CST), 1);
+	ASSERT_OK(vm_reset(vm, why, sizeof(why)));
+	EXPECT_FALSE(vm_reset_request(vm, NULL));
+	ASSERT_OK(vm_start(vm));
+	ASSERT_OK(vm_wait_progress(vcpu, 3, TIMEOUT_MS));
+	/* MCG_STATUS is clear again: one #MC is one #MC, not a shutdown. */
+	ASSERT_OK(vmm_inject_mce(vcpu, 1, SRAR_STATUS, GUEST_DATA_GPA + 0x7000, PHYS_LSB12,
+				 SRAR_MCG));
+	ASSERT_OK(vm_wait_mce_report(vcpu, 0, &r, TIMEOUT_MS));
+	check_report(&r, vm_mcg_cap(vm), 1, SRAR_STATUS, GUEST_DATA_GPA + 0x7000, PHYS_LSB12,
+		     SRAR_MCG);
+	EXPECT_OK(vm_wait_progress(vcpu, vm_vcpu_progress(vcpu) + 2, TIMEOUT_MS));
+	EXPECT_EQ(vm_vcpu_stop_reason(vcpu, NULL), VCPU_RUNNING);
+	EXPECT_EQ(__atomic_load_n(&rs.calls, __ATOMIC_SEQ_CST), 1);
+	vm_destroy(vm);
+}
+
 static const struct t_case cases[] = {
 	T(guest_boots_and_makes_progress),
 	T(guest_writes_visible_in_host_mapping),
@@ -552,6 +703,8 @@ static const struct t_case cases[] = {
 	T(lmce_vm),
 	T(punch_page_replaces_it),
 	T(reset_restarts_guest),
+	T(guest_asks_for_reset),
+	T(triple_fault_mcip_resets),
 };
 
 T_MAIN("vmm/test_vm", cases)
