@@ -4,7 +4,10 @@
 # are present.
 set -euo pipefail
 
-pkgs=(gcc make libc6-dev clang libclang-rt-14-dev libfdt-dev libsqlite3-dev)
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross: make test compiles the VMM's
+# arm64 intake (scripts/check-aarch64.sh).
+pkgs=(gcc make libc6-dev clang libclang-rt-14-dev libfdt-dev libsqlite3-dev
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -110,6 +110,7 @@ run_suite cli/explore tests/cli/test_explore.sh "$GMF" "$TBUILD/cli-explore" "${
 
 # Checks of the tree itself.
 run_suite layering scripts/check-layering.sh
+run_suite cross/aarch64 scripts/check-aarch64.sh
 
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"
