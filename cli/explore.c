@@ -418,8 +418,8 @@ static int explore_one(struct scn_file *f, const struct xopts *o, const char *va
 		}
 		printf("}\n");
 	} else {
-		printf("gmf explore: %s%s%s%s%s: %s", f->path, vary ? " [" : "", vary ? f->vary_key : "",
-		       vary ? "=" : "", vary ? vary : "", sched_strategy_names[o->so.strategy]);
+		printf("gmf explore: %s%s%s%s%s%s: %s", f->path, vary ? " [" : "", vary ? f->vary_key : "",
+		       vary ? "=" : "", vary ? vary : "", vary ? "]" : "", sched_strategy_names[o->so.strategy]);
 		if (o->so.strategy == SCHED_DFS)
 			printf(" bound %d", o->so.bound);
 		if (o->so.strategy == SCHED_PCT)

@@ -74,6 +74,16 @@ check "--json: one object with the executions, the violation and its schedule" \
 	bash -c '[ $1 -eq 1 ] && grep -q "^{\"event\":\"explore\",\"file\":\".*\",\"strategy\":\"dfs\",\"bound\":2,.*\"violation\":true,\"line\":18,.*\"schedule\":\"" <<<"$2"' \
 	_ $rc "$out"
 
+# ---- a file that varies a switch: each value explored ------------------------
+sed 's/^switch mf_delayed_fix=on$/vary mf_delayed_fix=on,off/' "$S/race-explore-mf-vs-faults.scn" > "$dir/vary.scn"
+out=$("$GMF" explore --bound 1 "$dir/vary.scn" 2>&1); rc=$?
+check "a varied file is explored once per value" \
+	bash -c '[ $1 -eq 0 ] && grep -q "vary.scn \[mf_delayed_fix=on\]: dfs bound 1" <<<"$2" &&
+		 grep -q "vary.scn \[mf_delayed_fix=off\]: dfs bound 1" <<<"$2"' _ $rc "$out"
+out=$("$GMF" explore --bound 1 --vary off "$dir/vary.scn" 2>&1); rc=$?
+check "--vary explores one value" \
+	bash -c '[ $1 -eq 0 ] && [ $(grep -c "^gmf explore: " <<<"$2") -eq 1 ] && grep -q "=off\]" <<<"$2"' _ $rc "$out"
+
 # ---- bad input: a clear error, exit 2 ----------------------------------------
 bad() {
 	local what=$1 msg=$2; shift 2
@@ -95,6 +105,10 @@ bad "a schedule with a thread that has ended" "cannot run (it has ended)" \
 	"$GMF" replay --schedule 30:mf "$F"
 bad "a schedule past the end of the execution" "step 500 is past the end of the execution" \
 	"$GMF" replay --schedule 500:mf "$F"
+bad "replay of a varied file without --vary" "varies mf_delayed_fix: pick one value with --vary VALUE" \
+	"$GMF" replay --schedule '' "$dir/vary.scn"
+bad "--vary with a value the file does not have" "--vary 'maybe': not a value of the file's vary line" \
+	"$GMF" explore --vary maybe "$dir/vary.scn"
 bad "--plant in a build without planted bugs" "this gmf has no planted bugs" "$GMF" explore --plant merge_checks_unlocked "$F"
 
 # The concurrent block's syntax (gmf run reports it like any parse error).
