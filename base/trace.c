@@ -56,6 +56,8 @@ struct trace_event *trace_emit(struct trace *t, const struct trace_event *e)
 			trace_print_text(t->out, &tmp);
 	}
 	if (!t->store) {
+		if (t->sink)
+			t->sink(t->sink_arg, &tmp);
 		kfree(tmp.message);
 		return NULL;
 	}
@@ -65,6 +67,8 @@ struct trace_event *trace_emit(struct trace *t, const struct trace_event *e)
 	}
 	s = &t->ev[t->nr++];
 	*s = tmp;
+	if (t->sink)
+		t->sink(t->sink_arg, s);
 	return s;
 }
 
@@ -90,7 +94,7 @@ void trace_log(struct trace *t, int level, const char *fmt, ...)
 	struct trace_event e = { .kind = TRACE_LOG, .has = TF_MESSAGE | TF_LEVEL, .level = level };
 	va_list ap;
 
-	if (!t->store && !t->out)
+	if (!t->store && !t->out && !t->sink)
 		return;
 	va_start(ap, fmt);
 	e.message = vformat(fmt, ap);
@@ -104,7 +108,7 @@ void trace_note(struct trace *t, const char *fmt, ...)
 	struct trace_event e = { .kind = TRACE_NOTE, .has = TF_MESSAGE };
 	va_list ap;
 
-	if (!t->store && !t->out)
+	if (!t->store && !t->out && !t->sink)
 		return;
 	va_start(ap, fmt);
 	e.message = vformat(fmt, ap);

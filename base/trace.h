@@ -89,6 +89,13 @@ struct trace {
 	enum trace_format format;
 	int line;		/* stamped on every event */
 	const char *file;	/* for text output only */
+	/*
+	 * Called with each event as it is recorded (the stored copy when the
+	 * trace stores), while the model state that made it is still live, or
+	 * NULL. An observer: it must not change the model.
+	 */
+	void (*sink)(void *arg, const struct trace_event *e);
+	void *sink_arg;
 };
 
 void trace_init(struct trace *t, bool store);
@@ -96,7 +103,10 @@ void trace_destroy(struct trace *t);
 /* Drop the stored events (keeps settings). */
 void trace_clear(struct trace *t);
 
-/* Record @e (copied; message duplicated). Returns the stored copy or NULL. */
+/*
+ * Record @e (copied; message duplicated), print it and hand it to the sink.
+ * Returns the stored copy or NULL.
+ */
 struct trace_event *trace_emit(struct trace *t, const struct trace_event *e);
 void trace_log(struct trace *t, int level, const char *fmt, ...) __printf(3, 4);
 void trace_note(struct trace *t, const char *fmt, ...) __printf(2, 3);

@@ -4,19 +4,20 @@
  * the VMM sees, the real VMM receives them (issue 8; docs/vmm-model.md).
  *
  * Load (before the real VM exists):
- *   - the scenario is parsed and run in the model (scn_run(), its trace as
- *     JSON Lines, docs/trace-format.md); it must vary nothing and pass;
- *   - its set-up lines are followed to know the VMM: the one VM, its
- *     process and vCPU threads, its memslots (guest_memfd files, offsets,
- *     user addresses) and the VMM's mappings, so a model host address
- *     becomes a gpa as it was when the event happened;
- *   - every signal and KVM exit of the trace is checked and turned into an
- *     event for the real VMM: SIGBUS BUS_MCEERR_AR/AO to the VMM with an
- *     address in its guest memory, and KVM_EXIT_MEMORY_FAULT with EHWPOISON.
- *     Anything else that reaches a task (another signal, a task that is not
- *     the VMM, an address outside guest memory, another exit, a panic) and
- *     a model VM larger than the real one is an error naming the line:
- *     nothing is delivered.
+ *   - the scenario is parsed and run in the model (scn_run()); it must vary
+ *     nothing and pass;
+ *   - the run's observer (scn_run_opts.on_event) is told each signal, KVM
+ *     exit and panic as the model makes it, with the model's own answer of
+ *     what it is: the target task, whether it is the VMM and which vCPU it
+ *     runs, the signal's address as a gpa of the VM (kvm_uaddr_to_gpa():
+ *     the VMA there, the memslots that map its file offset or user range)
+ *     and the VM's shape at that moment (vCPUs, memslots);
+ *   - every event is checked and turned into an event for the real VMM:
+ *     SIGBUS BUS_MCEERR_AR/AO to the VMM with an address in its guest
+ *     memory, and KVM_EXIT_MEMORY_FAULT with EHWPOISON. Anything else that
+ *     reaches a task (another signal, a task that is not the VMM, an address
+ *     outside guest memory, another exit, a panic) and a model VM larger
+ *     than the real one is an error naming the line: nothing is delivered.
  *
  * Deliver (the VM and the intake running), each event in order:
  *   AR to a vCPU thread     that vCPU's thread queues SIGBUS BUS_MCEERR_AR to
@@ -58,72 +59,7 @@
 #define MODEL_READY_MS	10000
 #define MODEL_FILE_MAX	(16u << 20)
 
-/*
- * MODEL: where the model's do_mmap() (mm/memory.c) puts a mapping: from
- * TASK_UNMAPPED_BASE up, per process, each at a 1G (PUD) boundary. The
- * trace does not carry a mapping's address, so the VMM's mappings are
- * placed here the same way (a drift shows as "not guest memory" errors).
- */
-#define MODEL_MMAP_BASE		0x7f0000000000ULL
-#define MODEL_MMAP_ALIGN	(1ULL << 30)
-#define MODEL_COMM_LEN		15	/* TASK_COMM_LEN - 1 */
-
 /* ---- what the model did -------------------------------------------------------- */
-
-enum mobj_kind {
-	MO_PROCESS,
-	MO_THREAD,
-	MO_VM,
-	MO_VCPU,
-	MO_FILE,	/* any file, guest_memfd included */
-	MO_MAPPING,
-};
-
-struct mobj {
-	char *name;
-	enum mobj_kind kind;
-	int line;
-	int proc;		/* thread, mapping, VM: its process */
-	int vm;			/* vCPU, guest_memfd: its VM (-1: not a guest_memfd) */
-	int thread;		/* vCPU: the task running it */
-	int id;			/* vCPU id */
-	int nr_vcpus;		/* VM: vCPUs created (the next default id) */
-	int file;		/* mapping: its file, -1 anonymous */
-	u64 addr, len, offset;	/* mapping */
-	u64 mmap_base;		/* process: where the next mapping goes */
-	bool handler;		/* process: catches SIGBUS */
-	bool gone;		/* mapping unmapped */
-};
-
-struct mslot {
-	u32 slot;		/* as << 16 | id */
-	int line;
-	u64 gpa, size;
-	int gmem;		/* the guest_memfd, or -1 */
-	u64 gmem_off;
-	bool has_uaddr;
-	u64 uaddr;
-};
-
-/* One event of the model's trace, from its JSON Lines. */
-struct jev {
-	int kind;		/* enum trace_kind, -1 another (a verdict) */
-	int line;
-	char op[48];
-	long ret;
-	char err[24];		/* errno name */
-	char task[32];
-	int pid;
-	char signal[16];
-	int code;
-	u64 addr;
-	int lsb;
-	int vm, vcpu;
-	char exit_reason[32];
-	u64 gpa, size, flags;
-	char message[256];
-	unsigned int has;	/* TF_* of what it carries */
-};
 
 enum mev_to {
 	TO_VCPU,		/* a vCPU's thread */
@@ -144,7 +80,7 @@ struct mev {
 	u64 model_addr;
 	u64 gpa;
 	u64 size, flags;	/* the exit's */
-	char where[96];		/* the model's guest memory there */
+	char where[160];	/* the model's guest memory there */
 };
 
 struct vmm_model {
@@ -158,16 +94,13 @@ struct vmm_model {
 
 struct mctx {
 	const char *path;
-	struct mobj *o;
-	int no;
-	struct mslot *s;
-	int ns;
-	struct jev *ev;
-	int nev;
-	int vm;			/* the model VM, -1 before it exists */
 	u64 real_mem;
 	int real_vcpus;
 	struct vmm_model *m;
+	/* The first event refused while the model ran: reported once it passed. */
+	int refused;
+	int refused_line;
+	char why[768];
 };
 
 static __printf(3, 4) int bad(const struct mctx *c, int line, const char *fmt, ...)
@@ -185,448 +118,31 @@ static __printf(3, 4) int bad(const struct mctx *c, int line, const char *fmt, .
 	return MODEL_EXIT_BAD;
 }
 
-/* ---- the scenario's lines -------------------------------------------------------- */
-
-static const char *arg(const struct scn_stmt *st, const char *key)
+/* Keep the first refusal of an event; bad() reports it after the run. */
+static __printf(3, 4) int refuse(struct mctx *c, int line, const char *fmt, ...)
 {
-	for (int i = 0; i < st->nargs; i++)
-		if (st->args[i].key && !strcmp(st->args[i].key, key))
-			return st->args[i].val;
-	return NULL;
-}
+	va_list ap;
 
-static const char *pos(const struct scn_stmt *st, int n)
-{
-	for (int i = 0; i < st->nargs; i++)
-		if (!st->args[i].key && n-- == 0)
-			return st->args[i].val;
-	return NULL;
-}
-
-/* The scenario language's numbers: 0x1f, 4096, 64K, 2M, 1G (checked by the parser). */
-static u64 num(const char *s, u64 dflt)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s)
-		return dflt;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return dflt;
-	switch (*end) {
-	case 'K': case 'k': return v << 10;
-	case 'M': case 'm': return v << 20;
-	case 'G': case 'g': return v << 30;
-	case 'T': case 't': return v << 40;
-	default: return v;
-	}
-}
-
-/* The newest object of that name. */
-static int obj_find(const struct mctx *c, const char *name)
-{
-	for (int i = c->no - 1; i >= 0 && name; i--)
-		if (!strcmp(c->o[i].name, name))
-			return i;
-	return -1;
-}
-
-static struct mobj *obj_add(struct mctx *c, const char *name, enum mobj_kind kind, int line)
-{
-	struct mobj *n = krealloc_array(c->o, (size_t)c->no + 1, sizeof(*n), GFP_KERNEL);
-
-	if (!n)
-		return NULL;
-	c->o = n;
-	n = &c->o[c->no];
-	memset(n, 0, sizeof(*n));
-	n->name = kstrdup(name ? name : "?", GFP_KERNEL);
-	if (!n->name)
-		return NULL;
-	n->kind = kind;
-	n->line = line;
-	n->proc = n->vm = n->thread = n->file = -1;
-	c->no++;
-	return n;
-}
-
-/* The process of a task (itself for a process). */
-static int proc_of(const struct mctx *c, int t)
-{
-	return t < 0 ? -1 : c->o[t].kind == MO_PROCESS ? t : c->o[t].proc;
-}
-
-/* The return value the model recorded for @op on @line: true when it ran and returned 0. */
-static bool op_ok(const struct mctx *c, int line, const char *op)
-{
-	for (int i = 0; i < c->nev; i++)
-		if (c->ev[i].kind == TRACE_RETURN && c->ev[i].line == line && !strcmp(c->ev[i].op, op))
-			return c->ev[i].ret == 0;
-	return false;
-}
-
-/* MAPPING+OFF -> the model's user address; 0 when it is no mapping of ours. */
-static u64 loc_addr(const struct mctx *c, const char *v)
-{
-	char name[64];
-	const char *plus = strchr(v, '+');
-	size_t nl = plus ? (size_t)(plus - v) : strlen(v);
-	int i;
-
-	if (nl >= sizeof(name))
-		return 0;
-	memcpy(name, v, nl);
-	name[nl] = '\0';
-	i = obj_find(c, name);
-	if (i < 0 || c->o[i].kind != MO_MAPPING)
-		return 0;
-	return c->o[i].addr + (plus ? num(plus + 1, 0) : 0);
-}
-
-static int run_memslot(struct mctx *c, const struct scn_stmt *st)
-{
-	struct mslot s = { .line = st->line, .gmem = -1 };
-	const char *ua = arg(st, "uaddr");
-	int i;
-
-	if (!op_ok(c, st->line, "KVM_SET_USER_MEMORY_REGION2") || obj_find(c, pos(st, 0)) != c->vm)
-		return 0;
-	s.slot = (u32)num(arg(st, "slot"), 0) | ((u32)num(arg(st, "as"), 0) << 16);
-	s.gpa = num(arg(st, "gpa"), 0);
-	s.size = num(arg(st, "size"), 0);
-	if (arg(st, "gmem")) {
-		s.gmem = obj_find(c, arg(st, "gmem"));
-		s.gmem_off = num(arg(st, "offset"), 0);
-	}
-	if (ua) {
-		s.has_uaddr = true;
-		s.uaddr = ua[0] >= '0' && ua[0] <= '9' ? num(ua, 0) : loc_addr(c, ua);
-	}
-	for (i = 0; i < c->ns; i++)
-		if (c->s[i].slot == s.slot)
-			break;
-	if (!s.size) {
-		/* Deleted. */
-		if (i < c->ns)
-			c->s[i] = c->s[--c->ns];
-		return 0;
-	}
-	if (s.slot >> 16)
-		return bad(c, st->line, "memslot in address space %u (SMM): the real VMM has one "
-			   "address space: expected as=0", s.slot >> 16);
-	if (s.gpa + s.size > c->real_mem)
-		return bad(c, st->line, "the model VM's memory reaches gpa %#" PRIx64 ", beyond the real "
-			   "guest memory 0x0..%#" PRIx64 ": expected a model VM no larger than the real "
-			   "one (--memory %lluM)", s.gpa + s.size - 1, c->real_mem - 1,
-			   (unsigned long long)(ALIGN(s.gpa + s.size, 2ULL << 20) >> 20));
-	if (i == c->ns) {
-		struct mslot *n = krealloc_array(c->s, (size_t)c->ns + 1, sizeof(*n), GFP_KERNEL);
-
-		if (!n)
-			return bad(c, st->line, "out of memory");
-		c->s = n;
-		c->ns++;
-	}
-	c->s[i] = s;
-	return 0;
-}
-
-/* Follow one set-up line as the model ran it. 0 or an exit status. */
-static int follow(struct mctx *c, const struct scn_stmt *st)
-{
-	const char *v = st->verb;
-	struct mobj *o;
-	int p, t;
-
-	if (!strcmp(v, "host")) {
-		if (arg(st, "arch") && strcmp(arg(st, "arch"), "x86"))
-			return bad(c, st->line, "an %s host: the real VMM runs on x86 (KVM_X86_SET_MCE): "
-				   "expected arch=x86", arg(st, "arch"));
-	} else if (!strcmp(v, "kho_kexec")) {
-		return bad(c, st->line, "a kexec in the model (kho_kexec): the real VMM's live update is "
-			   "--live-update-after: expected a scenario on one host");
-	} else if (!strcmp(v, "process")) {
-		o = obj_add(c, pos(st, 0), MO_PROCESS, st->line);
-		if (!o)
-			return bad(c, st->line, "out of memory");
-		o->handler = arg(st, "handler") && !strcmp(arg(st, "handler"), "yes");
-		o->mmap_base = MODEL_MMAP_BASE;
-	} else if (!strcmp(v, "thread")) {
-		p = obj_find(c, pos(st, 1));
-		o = obj_add(c, pos(st, 0), MO_THREAD, st->line);
-		if (!o)
-			return bad(c, st->line, "out of memory");
-		o->proc = p;
-	} else if (!strcmp(v, "vm")) {
-		if (!op_ok(c, st->line, "KVM_CREATE_VM"))
-			return 0;
-		if (c->vm >= 0)
-			return bad(c, st->line, "a second VM (%s): the real VMM runs one: expected one VM "
-				   "(%s, line %d)", pos(st, 0), c->o[c->vm].name, c->o[c->vm].line);
-		p = obj_find(c, pos(st, 1));
-		o = obj_add(c, pos(st, 0), MO_VM, st->line);
-		if (!o)
-			return bad(c, st->line, "out of memory");
-		o->proc = p;
-		c->vm = c->no - 1;
-		if (p >= 0 && !c->o[p].handler)
-			return bad(c, c->o[p].line, "the VMM process %s has no SIGBUS handler, the real VMM "
-				   "has one: expected 'process %s handler=yes'", c->o[p].name, c->o[p].name);
-	} else if (!strcmp(v, "vcpu")) {
-		int vm = obj_find(c, pos(st, 1));
-
-		if (!op_ok(c, st->line, "KVM_CREATE_VCPU") || vm < 0)
-			return 0;
-		t = obj_find(c, pos(st, 2));
-		o = obj_add(c, pos(st, 0), MO_VCPU, st->line);
-		if (!o)
-			return bad(c, st->line, "out of memory");
-		o->vm = vm;
-		o->thread = t;
-		o->id = (int)num(arg(st, "id"), (u64)c->o[vm].nr_vcpus);
-		c->o[vm].nr_vcpus++;
-		if (vm == c->vm && o->id >= c->real_vcpus)
-			return bad(c, st->line, "vCPU %s has id %d, the real VMM has %d vCPU%s: expected a "
-				   "model VM no larger than the real one (--vcpus %d)", o->name, o->id,
-				   c->real_vcpus, c->real_vcpus == 1 ? "" : "s", o->id + 1);
-	} else if (!strcmp(v, "gmem")) {
-		if (!op_ok(c, st->line, "KVM_CREATE_GUEST_MEMFD"))
-			return 0;
-		p = obj_find(c, pos(st, 1));
-		o = obj_add(c, pos(st, 0), MO_FILE, st->line);
-		if (!o)
-			return bad(c, st->line, "out of memory");
-		o->vm = p;
-	} else if (!strcmp(v, "file")) {
-		if (!obj_add(c, pos(st, 0), MO_FILE, st->line))
-			return bad(c, st->line, "out of memory");
-	} else if (!strcmp(v, "mmap")) {
-		if (!op_ok(c, st->line, "mmap"))
-			return 0;
-		p = obj_find(c, pos(st, 0));
-		t = obj_find(c, arg(st, "file"));
-		o = obj_add(c, pos(st, 1), MO_MAPPING, st->line);
-		if (!o || p < 0)
-			return bad(c, st->line, "out of memory");
-		o->proc = p;
-		o->file = t;
-		o->len = num(arg(st, "size"), 0);
-		o->offset = num(arg(st, "offset"), 0);
-		o->addr = ALIGN(c->o[p].mmap_base, MODEL_MMAP_ALIGN);
-		c->o[p].mmap_base = o->addr + o->len;
-	} else if (!strcmp(v, "munmap")) {
-		t = obj_find(c, pos(st, 0));
-		if (t >= 0 && op_ok(c, st->line, "munmap"))
-			c->o[t].gone = true;
-	} else if (!strcmp(v, "memslot")) {
-		return run_memslot(c, st);
-	}
-	return 0;
-}
-
-/*
- * The model's host address @a in the VMM's address space -> gpa, through
- * the memslots now: a user address range (uaddr), or a guest_memfd file
- * offset the VMM maps. False when no memslot holds it.
- */
-static bool model_gpa(const struct mctx *c, u64 a, u64 *gpa, char *where, size_t len)
-{
-	int vmm = c->o[c->vm].proc;
-
-	for (int i = 0; i < c->ns; i++) {
-		const struct mslot *s = &c->s[i];
-
-		if (s->has_uaddr && a >= s->uaddr && a - s->uaddr < s->size) {
-			*gpa = s->gpa + (a - s->uaddr);
-			snprintf(where, len, "memslot %u (line %d), user address +%#" PRIx64,
-				 s->slot, s->line, a - s->uaddr);
-			return true;
-		}
-		if (s->gmem < 0)
-			continue;
-		for (int m = 0; m < c->no; m++) {
-			const struct mobj *o = &c->o[m];
-			u64 off;
-
-			if (o->kind != MO_MAPPING || o->gone || o->proc != vmm || o->file != s->gmem ||
-			    a < o->addr || a - o->addr >= o->len)
-				continue;
-			off = o->offset + (a - o->addr);
-			if (off < s->gmem_off || off - s->gmem_off >= s->size)
-				continue;
-			*gpa = s->gpa + (off - s->gmem_off);
-			snprintf(where, len, "guest_memfd %s offset %#" PRIx64 " (mapping %s, memslot %u)",
-				 c->o[s->gmem].name, off, o->name, s->slot);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* ---- the model's trace (JSON Lines) ---------------------------------------------- */
-
-static const struct { const char *name; int code; } code_names[] = {
-	{ "BUS_ADRALN", 1 }, { "BUS_ADRERR", 2 }, { "BUS_OBJERR", 3 },
-	{ "BUS_MCEERR_AR", BUS_MCEERR_AR }, { "BUS_MCEERR_AO", BUS_MCEERR_AO },
-	{ "SI_KERNEL", 0x80 },
-};
-
-/* @src into @dst, cut to fit. */
-static void copy(char *dst, size_t len, const char *src)
-{
-	size_t n = strnlen(src, len - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-/* A JSON string at @p into @out; the character after it, or NULL. */
-static const char *json_string(const char *p, char *out, size_t len)
-{
-	size_t n = 0;
-
-	if (*p++ != '"')
-		return NULL;
-	while (*p && *p != '"') {
-		char ch = *p++;
-
-		if (ch == '\\') {
-			ch = *p++;
-			if (ch == 'n') {
-				ch = '\n';
-			} else if (ch == 't') {
-				ch = '\t';
-			} else if (ch == 'u') {
-				unsigned int u;
-
-				if (sscanf(p, "%4x", &u) != 1)
-					return NULL;
-				p += 4;
-				ch = u < 0x80 ? (char)u : '?';
-			} else if (!ch) {
-				return NULL;
-			}
-		}
-		if (n + 1 < len)
-			out[n++] = ch;
-	}
-	if (*p != '"')
-		return NULL;
-	out[n] = '\0';
-	return p + 1;
-}
-
-/* One flat object of the trace (docs/trace-format.md). 0 or -EINVAL. */
-static int json_event(const char *p, struct jev *e)
-{
-	char key[32], val[512];
-
-	memset(e, 0, sizeof(*e));
-	e->kind = -1;
-	if (*p++ != '{')
-		return -EINVAL;
-	while (*p && *p != '}') {
-		p = json_string(p, key, sizeof(key));
-		if (!p || *p++ != ':')
-			return -EINVAL;
-		if (*p == '"') {
-			p = json_string(p, val, sizeof(val));
-			if (!p)
-				return -EINVAL;
-		} else {
-			size_t n = strcspn(p, ",}");
-
-			if (n >= sizeof(val))
-				return -EINVAL;
-			memcpy(val, p, n);
-			val[n] = '\0';
-			p += n;
-		}
-		if (!strcmp(key, "event")) {
-			for (int k = 0; k < TRACE_NR_KINDS; k++)
-				if (!strcmp(val, trace_kind_names[k]))
-					e->kind = k;
-		} else if (!strcmp(key, "line")) {
-			e->line = atoi(val);
-		} else if (!strcmp(key, "op")) {
-			copy(e->op, sizeof(e->op), val);
-			e->has |= TF_OP;
-		} else if (!strcmp(key, "ret")) {
-			e->ret = strtol(val, NULL, 0);
-			e->has |= TF_RET;
-		} else if (!strcmp(key, "errno")) {
-			copy(e->err, sizeof(e->err), val);
-		} else if (!strcmp(key, "task")) {
-			copy(e->task, sizeof(e->task), val);
-			e->has |= TF_TASK;
-		} else if (!strcmp(key, "pid")) {
-			e->pid = atoi(val);
-		} else if (!strcmp(key, "signal")) {
-			copy(e->signal, sizeof(e->signal), val);
-			e->has |= TF_SIGNAL;
-		} else if (!strcmp(key, "code")) {
-			e->code = (int)strtol(val, NULL, 0);
-			for (size_t k = 0; k < ARRAY_SIZE(code_names); k++)
-				if (!strcmp(val, code_names[k].name))
-					e->code = code_names[k].code;
-			e->has |= TF_CODE;
-		} else if (!strcmp(key, "addr")) {
-			e->addr = strtoull(val, NULL, 0);
-			e->has |= TF_ADDR;
-		} else if (!strcmp(key, "lsb")) {
-			e->lsb = atoi(val);
-			e->has |= TF_LSB;
-		} else if (!strcmp(key, "vm")) {
-			e->vm = atoi(val);
-			e->has |= TF_VM;
-		} else if (!strcmp(key, "vcpu")) {
-			e->vcpu = atoi(val);
-		} else if (!strcmp(key, "exit_reason")) {
-			copy(e->exit_reason, sizeof(e->exit_reason), val);
-			e->has |= TF_EXIT;
-		} else if (!strcmp(key, "gpa")) {
-			e->gpa = strtoull(val, NULL, 0);
-			e->has |= TF_GPA;
-		} else if (!strcmp(key, "size")) {
-			e->size = strtoull(val, NULL, 0);
-		} else if (!strcmp(key, "flags")) {
-			e->flags = strtoull(val, NULL, 0);
-		} else if (!strcmp(key, "message")) {
-			copy(e->message, sizeof(e->message), val);
-			e->has |= TF_MESSAGE;
-		}
-		if (*p == ',')
-			p++;
-	}
-	return *p == '}' ? 0 : -EINVAL;
-}
-
-static int signal_number(const char *name)
-{
-	return !strcmp(name, "SIGBUS") ? 7 : !strcmp(name, "SIGKILL") ? 9 :
-	       !strcmp(name, "SIGSEGV") ? 11 : 0;
+	if (c->refused)
+		return MODEL_EXIT_BAD;
+	c->refused = MODEL_EXIT_BAD;
+	c->refused_line = line;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return MODEL_EXIT_BAD;
 }
 
 /* The event as gmf run prints it (base/trace.c), without indent or newline. */
-static void trace_text(const struct jev *j, char *buf, size_t len)
+static void trace_text(const struct trace_event *e, char *buf, size_t len)
 {
-	struct trace_event e = {
-		.kind = (enum trace_kind)j->kind, .has = j->has, .line = j->line, .ret = j->ret,
-		.pid = j->pid, .signal = signal_number(j->signal), .code = j->code, .addr = j->addr,
-		.lsb = j->lsb, .vm = j->vm, .vcpu = j->vcpu, .exit_reason = j->exit_reason,
-		.gpa = j->gpa, .size = j->size, .flags = j->flags, .op = j->op,
-		.message = (char *)j->message,
-	};
 	FILE *f = fmemopen(buf, len, "w");
 	char *s;
 
 	buf[0] = '\0';
-	copy(e.task, sizeof(e.task), j->task);
 	if (!f)
 		return;
-	trace_print_text(f, &e);
+	trace_print_text(f, e);
 	fclose(f);
 	buf[len - 1] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
@@ -663,57 +179,9 @@ static char *read_all(const char *path, size_t *len)
 	return buf;
 }
 
-/* Run the file in the model; its trace events in c->ev. 0 or an exit status. */
-static int model_run(struct mctx *c, struct scn_file *f)
-{
-	struct scn_run_opts opts = { .json = true };
-	struct scn_result res;
-	char *out = NULL, *line, *save = NULL;
-	size_t outlen = 0;
-	int n, status = 0;
-
-	opts.out = open_memstream(&out, &outlen);
-	if (!opts.out)
-		return bad(c, 0, "%s", strerror(errno));
-	n = scn_run(f, &opts, &res, 1);
-	fclose(opts.out);
-	if (n != 1) {
-		free(out);
-		return bad(c, 0, "the model could not run it");
-	}
-	if (!res.passed) {
-		status = bad(c, res.failed_line, "the scenario fails in the model: %s: expected a "
-			     "scenario that passes (see gmf run %s)", res.failure, c->path);
-		goto out;
-	}
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct jev *ev;
-
-		if (!(c->nev & 63)) {
-			ev = krealloc_array(c->ev, (size_t)c->nev + 64, sizeof(*ev), GFP_KERNEL);
-			if (!ev) {
-				status = bad(c, 0, "out of memory");
-				goto out;
-			}
-			c->ev = ev;
-		}
-		if (json_event(line, &c->ev[c->nev])) {
-			status = bad(c, 0, "cannot read the model's trace line '%.80s'", line);
-			goto out;
-		}
-		if (c->ev[c->nev].kind >= 0)
-			c->nev++;
-	}
-out:
-	kfree(res.vary_val);
-	kfree(res.kho_blob);
-	free(out);
-	return status;
-}
-
 /* ---- load: the model's events for the VMM ------------------------------------------ */
 
-static struct mev *mev_add(struct mctx *c, const struct jev *j)
+static struct mev *mev_add(struct mctx *c, const struct scn_event *ev)
 {
 	struct vmm_model *m = c->m;
 	struct mev *n = krealloc_array(m->ev, (size_t)m->nr + 1, sizeof(*n), GFP_KERNEL);
@@ -723,136 +191,190 @@ static struct mev *mev_add(struct mctx *c, const struct jev *j)
 	m->ev = n;
 	n = &m->ev[m->nr++];
 	memset(n, 0, sizeof(*n));
-	n->line = j->line;
+	n->line = ev->line;
 	n->vcpu = -1;
-	trace_text(j, n->trace, sizeof(n->trace));
+	trace_text(ev->trace, n->trace, sizeof(n->trace));
 	return n;
 }
 
-/* The task a signal went to: by comm, among those defined so far. */
-static int task_find(const struct mctx *c, const char *comm, int *nr)
+/* The VM the event concerns, as it is now, must be one the real VMM can be. */
+static int check_vm(struct mctx *c, const struct scn_event *ev)
 {
-	int found = -1;
+	const struct scn_event_vm *v = &ev->vm;
 
-	*nr = 0;
-	for (int i = 0; i < c->no; i++)
-		if ((c->o[i].kind == MO_PROCESS || c->o[i].kind == MO_THREAD) &&
-		    !strncmp(c->o[i].name, comm, MODEL_COMM_LEN) &&
-		    strlen(comm) == min(strlen(c->o[i].name), (size_t)MODEL_COMM_LEN)) {
-			found = i;
-			(*nr)++;
-		}
-	return found;
+	if (v->id < 0)
+		return 0;
+	if (ev->nr_vms > 1)
+		return refuse(c, ev->line, "the model host has %d VMs (%s among them): the real VMM "
+			      "runs one: expected one VM", ev->nr_vms, v->name ? v->name : "?");
+	if (!v->vmm_handler)
+		return refuse(c, ev->line, "the VMM process %s has no SIGBUS handler, the real VMM has "
+			      "one: expected 'process %s handler=yes'", v->vmm, v->vmm);
+	if (v->max_vcpu_id >= c->real_vcpus)
+		return refuse(c, ev->line, "vCPU %s has id %d, the real VMM has %d vCPU%s: expected a "
+			      "model VM no larger than the real one (--vcpus %d)",
+			      v->max_vcpu ? v->max_vcpu : "?", v->max_vcpu_id, c->real_vcpus,
+			      c->real_vcpus == 1 ? "" : "s", v->max_vcpu_id + 1);
+	if (v->nr_smm_slots)
+		return refuse(c, ev->line, "a memslot of %s in address space 1 (SMM): the real VMM has "
+			      "one address space: expected as=0", v->name);
+	if (v->mem_end > c->real_mem)
+		return refuse(c, ev->line, "the model VM's memory reaches gpa %#" PRIx64 ", beyond the "
+			      "real guest memory 0x0..%#" PRIx64 ": expected a model VM no larger than "
+			      "the real one (--memory %lluM)", v->mem_end - 1, c->real_mem - 1,
+			      (unsigned long long)(ALIGN(v->mem_end, 2ULL << 20) >> 20));
+	snprintf(c->m->vm_desc, sizeof(c->m->vm_desc), "model VM %s of %s: %d vCPU%s, %d memslot%s "
+		 "(%d on guest_memfd)", v->name, v->vmm, v->nr_vcpus, v->nr_vcpus == 1 ? "" : "s",
+		 v->nr_slots, v->nr_slots == 1 ? "" : "s", v->nr_gmem_slots);
+	return 0;
 }
 
-static int take_signal(struct mctx *c, const struct jev *j)
+static int take_signal(struct mctx *c, const struct scn_event *ev)
 {
-	char text[320], where[96];
-	int t, nr, vmm, vcpu = -1, nvcpu = 0;
+	char text[320];
 	struct mev *e;
-	u64 gpa;
 
-	trace_text(j, text, sizeof(text));
-	t = task_find(c, j->task, &nr);
-	vmm = c->vm >= 0 ? c->o[c->vm].proc : -1;
-	if (t < 0 || nr != 1)
-		return bad(c, j->line, "the model signalled %s:%d (%s): %s", j->task, j->pid, text,
-			   t < 0 ? "no task of the scenario has that name" :
-			   "several tasks share that name's first 15 characters");
-	if (vmm < 0 || proc_of(c, t) != vmm)
-		return bad(c, j->line, "the model signalled %s:%d, which is not the VMM (%s): %s: "
-			   "expected signals to the VM's process or its vCPU threads only",
-			   j->task, j->pid, vmm < 0 ? "no VM yet" : c->o[vmm].name, text);
-	if (strcmp(j->signal, "SIGBUS") || !(j->has & TF_CODE) ||
-	    (j->code != BUS_MCEERR_AR && j->code != BUS_MCEERR_AO))
-		return bad(c, j->line, "%s: the real VMM has no counterpart: expected SIGBUS with "
-			   "BUS_MCEERR_AR or BUS_MCEERR_AO", text);
-	if (!(j->has & TF_ADDR) || !model_gpa(c, j->addr, &gpa, where, sizeof(where)))
-		return bad(c, j->line, "%s: si_addr %#" PRIx64 " is not in the guest memory of %s "
-			   "(no memslot maps it): expected an address in the VM's guest memory",
-			   text, j->addr, c->o[c->vm].name);
-	if (gpa >= c->real_mem)
-		return bad(c, j->line, "%s: gpa %#" PRIx64 " is beyond the real guest memory "
-			   "0x0..%#" PRIx64 " (--memory)", text, gpa, c->real_mem - 1);
-	for (int i = 0; i < c->no; i++)
-		if (c->o[i].kind == MO_VCPU && c->o[i].vm == c->vm && c->o[i].thread == t) {
-			vcpu = c->o[i].id;
-			nvcpu++;
-		}
-	if (nvcpu > 1)
-		return bad(c, j->line, "%s: %s runs %d vCPUs: expected one vCPU a thread", text,
-			   c->o[t].name, nvcpu);
-	if (vcpu < 0 && t != vmm)
-		return bad(c, j->line, "%s: %s is neither the VMM's main thread nor a vCPU's: the real "
-			   "VMM has no such thread", text, c->o[t].name);
-	e = mev_add(c, j);
+	trace_text(ev->trace, text, sizeof(text));
+	if (!ev->vmm)
+		return refuse(c, ev->line, "the model signalled %s:%d, which is not the VMM (%s): %s: "
+			      "expected signals to the VM's process or its vCPU threads only",
+			      ev->task, ev->pid, ev->vm.id < 0 ? "no VM yet" : ev->vm.vmm, text);
+	if (ev->signal != SIGBUS || (ev->code != BUS_MCEERR_AR && ev->code != BUS_MCEERR_AO))
+		return refuse(c, ev->line, "%s: the real VMM has no counterpart: expected SIGBUS with "
+			      "BUS_MCEERR_AR or BUS_MCEERR_AO", text);
+	if (!ev->has_addr || !ev->guest || ev->gpa_vm != ev->vm.id)
+		return refuse(c, ev->line, "%s: si_addr %#" PRIx64 " is not in the guest memory of %s "
+			      "(no memslot maps it): expected an address in the VM's guest memory",
+			      text, ev->addr, ev->vm.name);
+	if (ev->gpa >= c->real_mem)
+		return refuse(c, ev->line, "%s: gpa %#" PRIx64 " is beyond the real guest memory "
+			      "0x0..%#" PRIx64 " (--memory)", text, ev->gpa, c->real_mem - 1);
+	if (ev->nr_vcpus_run > 1)
+		return refuse(c, ev->line, "%s: %s runs %d vCPUs: expected one vCPU a thread", text,
+			      ev->task, ev->nr_vcpus_run);
+	if (ev->vcpu < 0 && !ev->main_thread)
+		return refuse(c, ev->line, "%s: %s is neither the VMM's main thread nor a vCPU's: the "
+			      "real VMM has no such thread", text, ev->task);
+	e = mev_add(c, ev);
 	if (!e)
-		return bad(c, j->line, "out of memory");
-	e->code = j->code;
-	e->lsb = j->has & TF_LSB ? j->lsb : 12;
-	e->model_addr = j->addr;
-	e->gpa = gpa;
-	snprintf(e->task, sizeof(e->task), "%s", c->o[t].name);
-	snprintf(e->where, sizeof(e->where), "%s", where);
-	if (j->code == BUS_MCEERR_AO && t == vmm)
+		return refuse(c, ev->line, "out of memory");
+	e->code = ev->code;
+	e->lsb = ev->lsb ? ev->lsb : 12;
+	e->model_addr = ev->addr;
+	e->gpa = ev->gpa;
+	snprintf(e->task, sizeof(e->task), "%s", ev->task);
+	if (ev->gmem)
+		snprintf(e->where, sizeof(e->where), "guest_memfd %s offset %#" PRIx64 " (%s%s%s"
+			 "memslot %u%s)", ev->file, ev->offset, ev->mapping ? "mapping " : "",
+			 ev->mapping ? ev->mapping : "", ev->mapping ? ", " : "", ev->slot,
+			 ev->private ? ", private" : "");
+	else
+		snprintf(e->where, sizeof(e->where), "user memory of memslot %u (%s%s%s)", ev->slot,
+			 ev->mapping ? "mapping " : "", ev->mapping ? ev->mapping : "",
+			 ev->private ? ", private" : "");
+	if (ev->code == BUS_MCEERR_AO && ev->main_thread)
 		e->to = TO_PROCESS;
-	else if (vcpu >= 0)
+	else if (ev->vcpu >= 0)
 		e->to = TO_VCPU;
 	else
 		e->to = TO_MAIN;
-	e->vcpu = vcpu;
+	e->vcpu = ev->vcpu;
 	return 0;
 }
 
-static int take_exit(struct mctx *c, const struct jev *j)
+static int take_exit(struct mctx *c, const struct scn_event *ev)
 {
 	char text[320];
 	struct mev *e;
 
-	trace_text(j, text, sizeof(text));
-	if (!strcmp(j->exit_reason, "none") && j->ret == 0)
+	trace_text(ev->trace, text, sizeof(text));
+	if (!strcmp(ev->exit_reason, "none") && ev->ret == 0)
 		return 0;	/* the guest went on */
-	if (!strcmp(j->exit_reason, "KVM_EXIT_INTR") && !strcmp(j->err, "EINTR"))
+	if (!strcmp(ev->exit_reason, "KVM_EXIT_INTR") && ev->ret == -EINTR)
 		return 0;	/* a signal is pending: the signal is the event */
-	if (strcmp(j->exit_reason, "KVM_EXIT_MEMORY_FAULT") || strcmp(j->err, "EHWPOISON"))
-		return bad(c, j->line, "%s: the real VMM has no counterpart: expected "
-			   "KVM_EXIT_MEMORY_FAULT with EHWPOISON", text);
-	if (j->vcpu >= c->real_vcpus)
-		return bad(c, j->line, "%s: vCPU %d: the real VMM has %d vCPU%s (--vcpus)", text,
-			   j->vcpu, c->real_vcpus, c->real_vcpus == 1 ? "" : "s");
-	if (j->gpa >= c->real_mem)
-		return bad(c, j->line, "%s: gpa %#" PRIx64 " is beyond the real guest memory "
-			   "0x0..%#" PRIx64 " (--memory)", text, j->gpa, c->real_mem - 1);
-	e = mev_add(c, j);
+	if (strcmp(ev->exit_reason, "KVM_EXIT_MEMORY_FAULT") || ev->ret != -EHWPOISON || !ev->has_gpa)
+		return refuse(c, ev->line, "%s: the real VMM has no counterpart: expected "
+			      "KVM_EXIT_MEMORY_FAULT with EHWPOISON", text);
+	if (ev->vcpu >= c->real_vcpus)
+		return refuse(c, ev->line, "%s: vCPU %d: the real VMM has %d vCPU%s (--vcpus)", text,
+			      ev->vcpu, c->real_vcpus, c->real_vcpus == 1 ? "" : "s");
+	if (ev->gpa >= c->real_mem)
+		return refuse(c, ev->line, "%s: gpa %#" PRIx64 " is beyond the real guest memory "
+			      "0x0..%#" PRIx64 " (--memory)", text, ev->gpa, c->real_mem - 1);
+	e = mev_add(c, ev);
 	if (!e)
-		return bad(c, j->line, "out of memory");
+		return refuse(c, ev->line, "out of memory");
 	e->exit = true;
-	e->vcpu = j->vcpu;
+	e->vcpu = ev->vcpu;
 	e->to = TO_VCPU;
-	e->gpa = j->gpa;
-	e->size = j->size;
-	e->flags = j->flags;
+	e->gpa = ev->gpa;
+	e->size = ev->size;
+	e->flags = ev->flags;
 	e->lsb = 12;
-	snprintf(e->where, sizeof(e->where), "vCPU %d", j->vcpu);
+	snprintf(e->where, sizeof(e->where), "vCPU %d", ev->vcpu);
 	return 0;
 }
 
-static int take_event(struct mctx *c, const struct jev *j)
+/* The run's observer: each event as the model makes it. */
+static void take_event(void *arg, const struct scn_event *ev)
 {
+	struct mctx *c = arg;
 	char text[320];
 
-	switch (j->kind) {
-	case TRACE_PANIC:
-		trace_text(j, text, sizeof(text));
-		return bad(c, j->line, "the model host panicked (%s): the real VMM has no "
-			   "counterpart: expected a scenario without a panic", text);
-	case TRACE_SIGNAL:
-		return take_signal(c, j);
-	case TRACE_EXIT:
-		return take_exit(c, j);
-	default:
-		return 0;
+	if (c->refused)
+		return;
+	if (ev->kind == SCN_EV_PANIC) {
+		trace_text(ev->trace, text, sizeof(text));
+		refuse(c, ev->line, "the model host panicked (%s): the real VMM has no counterpart: "
+		       "expected a scenario without a panic", text);
+		return;
 	}
+	if (check_vm(c, ev))
+		return;
+	if (ev->kind == SCN_EV_SIGNAL)
+		take_signal(c, ev);
+	else
+		take_exit(c, ev);
+}
+
+/* Run the file in the model, its observer taking the events. 0 or an exit status. */
+static int model_run(struct mctx *c, struct scn_file *f)
+{
+	struct scn_run_opts opts = { .on_event = take_event, .on_event_arg = c };
+	struct scn_result res;
+	int status = 0;
+
+	if (scn_run(f, &opts, &res, 1) != 1)
+		return bad(c, 0, "the model could not run it");
+	if (!res.passed)
+		status = bad(c, res.failed_line, "the scenario fails in the model: %s: expected a "
+			     "scenario that passes (see gmf run %s)", res.failure, c->path);
+	kfree(res.vary_val);
+	kfree(res.kho_blob);
+	return status;
+}
+
+/* What the file itself says the real VMM cannot be. 0 or an exit status. */
+static int check_file(struct mctx *c, const struct scn_file *f, bool *has_vm)
+{
+	*has_vm = false;
+	for (int i = 0; i < f->n; i++) {
+		const struct scn_stmt *st = &f->stmts[i];
+
+		if (!strcmp(st->verb, "host")) {
+			for (int a = 0; a < st->nargs; a++)
+				if (st->args[a].key && !strcmp(st->args[a].key, "arch") &&
+				    strcmp(st->args[a].val, "x86"))
+					return bad(c, st->line, "an %s host: the real VMM runs on x86 "
+						   "(KVM_X86_SET_MCE): expected arch=x86", st->args[a].val);
+		} else if (!strcmp(st->verb, "kho_kexec")) {
+			return bad(c, st->line, "a kexec in the model (kho_kexec): the real VMM's live "
+				   "update is --live-update-after: expected a scenario on one host");
+		} else if (!strcmp(st->verb, "vm")) {
+			*has_vm = true;
+		}
+	}
+	return 0;
 }
 
 void vmm_model_free(struct vmm_model *m)
@@ -867,12 +389,13 @@ void vmm_model_free(struct vmm_model *m)
 int vmm_model_load(const char *path, const struct vm_config *cfg, bool live_update,
 		   struct vmm_model **out)
 {
-	struct mctx c = { .path = path, .vm = -1 };
+	struct mctx c = { .path = path };
 	struct scn_file *f = NULL;
 	struct scn_error perr;
 	char *text;
 	size_t len = 0;
-	int status = 0, e = 0;
+	bool has_vm;
+	int status = 0;
 
 	*out = NULL;
 	c.real_mem = cfg->mem_size ? cfg->mem_size : GUEST_MEM_MIN;
@@ -903,22 +426,13 @@ int vmm_model_load(const char *path, const struct vm_config *cfg, bool live_upda
 		goto out;
 	}
 	status = model_run(&c, f);
+	if (!status)
+		status = check_file(&c, f, &has_vm);
+	if (!status && c.refused)
+		status = bad(&c, c.refused_line, "%s", c.why);
 	if (status)
 		goto out;
-	/* The lines in order, each followed by the events it caused. */
-	for (int i = 0; i < f->n && !status; i++) {
-		const struct scn_stmt *st = &f->stmts[i];
-
-		if (!st->guard_key)
-			status = follow(&c, st);
-		for (; !status && e < c.nev && c.ev[e].line <= st->line; e++)
-			status = take_event(&c, &c.ev[e]);
-	}
-	for (; !status && e < c.nev; e++)
-		status = take_event(&c, &c.ev[e]);
-	if (status)
-		goto out;
-	if (c.vm < 0) {
+	if (!has_vm) {
 		status = bad(&c, 0, "no VM: expected a 'vm' line (with vCPUs, guest_memfd memory and "
 			     "memslots) for the VMM");
 		goto out;
@@ -930,23 +444,9 @@ int vmm_model_load(const char *path, const struct vm_config *cfg, bool live_upda
 	}
 	c.m->real_mem = c.real_mem;
 	c.m->real_vcpus = c.real_vcpus;
-	{
-		int gm = 0;
-
-		for (int i = 0; i < c.ns; i++)
-			gm += c.s[i].gmem >= 0;
-		snprintf(c.m->vm_desc, sizeof(c.m->vm_desc), "model VM %s of %s: %d vCPU%s, %d memslot%s (%d on guest_memfd)",
-			 c.o[c.vm].name, c.o[c.o[c.vm].proc].name, c.o[c.vm].nr_vcpus,
-			 c.o[c.vm].nr_vcpus == 1 ? "" : "s", c.ns, c.ns == 1 ? "" : "s", gm);
-	}
 	*out = c.m;
 	c.m = NULL;
 out:
-	for (int i = 0; i < c.no; i++)
-		kfree(c.o[i].name);
-	kfree(c.o);
-	kfree(c.s);
-	kfree(c.ev);
 	vmm_model_free(c.m);
 	scn_file_free(f);
 	return status;

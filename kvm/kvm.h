@@ -299,6 +299,32 @@ bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn);
 /* KVM_ENABLE_CAP on the VM fd: 0 or -EINVAL. */
 int kvm_vm_enable_cap(struct kvm *kvm, u32 cap, u64 flags);
 
+/*
+ * A user address as guest memory: one memslot of one VM that maps it
+ * (kvm_uaddr_to_gpa()).
+ */
+struct kvm_uaddr_gpa {
+	struct kvm *kvm;
+	struct kvm_memory_slot *slot;
+	u64 gpa;			/* the byte's guest physical address */
+	bool private;			/* the gfn is private now (kvm_mem_is_private()) */
+	bool gmem;			/* by the slot's guest_memfd binding, else userspace_addr */
+	struct file *file;		/* the file mapped at the address, NULL anonymous */
+	u64 offset;			/* and the byte's offset in it */
+};
+
+/*
+ * The memslots that map the user address @addr of @t, as KVM would see
+ * them: the VMA of @t's mm at @addr, then every VM of the host whose
+ * memslots map that memory: a guest_memfd slot by the file and page offset
+ * it binds, a slot's userspace_addr range (not of a guest_memfd-only slot)
+ * when the VM's VMM has @t's mm. Up to @max of them into @out, in VM and
+ * memslot order. Returns how many map it (more than @max when they do not
+ * fit), -EFAULT when nothing is mapped at @addr, -ENOENT when no memslot
+ * maps it. Only looks: takes no lock, changes nothing.
+ */
+int kvm_uaddr_to_gpa(struct task_struct *t, unsigned long addr, struct kvm_uaddr_gpa *out, int max);
+
 /* KVM_BUG_ON() on a confidential VM (the TDX path of seed 001). */
 void kvm_vm_bugged(struct kvm *kvm);
 /* Every KVM invariant of @host: 0 or -EUCLEAN with a trace note. */

@@ -488,3 +488,74 @@ bool kvm_mem_is_private(struct kvm *kvm, gfn_t gfn)
 	}
 	return kvm_arch_has_private_mem(kvm) && attr_test(&kvm->mem_attr, (unsigned long)gfn);
 }
+
+/*
+ * The gfn of @slot that holds the user address @addr, whose VMA maps @file at
+ * page @index (NULL: anonymous); @own: the VM's VMM has the address's mm.
+ */
+static bool uaddr_in_slot(const struct kvm_memory_slot *slot, unsigned long addr,
+			  const struct file *file, pgoff_t index, bool own, gfn_t *gfn, bool *gmem)
+{
+	if ((slot->flags & KVM_MEM_GUEST_MEMFD) && file && slot->gmem.file == file &&
+	    index >= slot->gmem.pgoff && index - slot->gmem.pgoff < slot->npages) {
+		*gfn = slot->base_gfn + (index - slot->gmem.pgoff);
+		*gmem = true;
+		return true;
+	}
+	if (own && !slot->gmem.gmem_only && addr >= slot->userspace_addr &&
+	    (addr - slot->userspace_addr) >> PAGE_SHIFT < slot->npages) {
+		*gfn = slot->base_gfn + ((addr - slot->userspace_addr) >> PAGE_SHIFT);
+		*gmem = false;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The reverse of what KVM does on a fault (__gfn_to_hva_memslot(), and
+ * kvm_gmem_get_pfn() for a guest_memfd slot): which gpa of which VM a user
+ * address is. The kernel has no such function; the model answers it for
+ * observers (gmf vmm run --errors-from) from its own structures, so that
+ * they never guess where the model placed a mapping.
+ */
+int kvm_uaddr_to_gpa(struct task_struct *t, unsigned long addr, struct kvm_uaddr_gpa *out, int max)
+{
+	struct mm_struct *mm = t ? t->mm : NULL;
+	struct vm_area_struct *vma = mm ? find_vma(mm, addr) : NULL;
+	struct kvm_state *ks;
+	struct file *file;
+	pgoff_t index = 0;
+	struct kvm *kvm;
+	int nr = 0;
+
+	if (!vma)
+		return -EFAULT;
+	file = vma->vm_file;
+	if (file)
+		index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	ks = mm->host->kvm_state;
+	if (!ks)
+		return -ENOENT;
+	list_for_each_entry(kvm, &ks->vms, node) {
+		bool own = kvm->vmm && kvm->vmm->mm == mm;
+
+		for (int as = 0; as < KVM_ADDRESS_SPACE_NUM; as++) {
+			for (int id = 0; id < 64; id++) {
+				struct kvm_memory_slot *slot = kvm->slots[as][id];
+				struct kvm_uaddr_gpa r = { .kvm = kvm, .slot = slot, .file = file };
+				gfn_t gfn;
+
+				if (!slot || !uaddr_in_slot(slot, addr, file, index, own, &gfn, &r.gmem))
+					continue;
+				r.gpa = ((u64)gfn << PAGE_SHIFT) | (addr & (PAGE_SIZE - 1));
+				r.private = kvm_mem_is_private(kvm, gfn);
+				if (file)
+					r.offset = ((u64)index << PAGE_SHIFT) | (addr & (PAGE_SIZE - 1));
+				if (nr < max)
+					out[nr] = r;
+				nr++;
+			}
+		}
+	}
+	return nr ? nr : -ENOENT;
+}

@@ -3190,6 +3190,211 @@ static u64 digest(const struct scn_ctx *c)
 	return sum;
 }
 
+/* ---- the observer (scn_run_opts.on_event) ------------------------------------------ */
+
+/* The scenario's name for a model object: the newest object of @kind holding it. */
+static const char *obs_name(const struct scn_ctx *c, enum scn_sym_kind kind, const void *p)
+{
+	for (int i = c->nobjs - 1; i >= 0 && p; i--) {
+		const struct scn_obj *o = &c->objs[i];
+		const void *q;
+
+		if (o->kind != kind && !(kind == SYM_PROCESS && o->kind == SYM_THREAD))
+			continue;
+		switch (o->kind) {
+		case SYM_PROCESS:
+		case SYM_THREAD:	q = o->task; break;
+		case SYM_VM:		q = o->kvm; break;
+		case SYM_VCPU:		q = o->vcpu; break;
+		case SYM_FILE:		q = o->file; break;
+		default:		q = NULL; break;
+		}
+		if (q == p)
+			return o->name;
+	}
+	return NULL;
+}
+
+static struct kvm *obs_vm_by_id(const struct scn_ctx *c, int id)
+{
+	struct kvm_state *ks = c->host ? c->host->kvm_state : NULL;
+	struct kvm *kvm;
+
+	if (!ks)
+		return NULL;
+	list_for_each_entry(kvm, &ks->vms, node)
+		if (kvm->id == id)
+			return kvm;
+	return NULL;
+}
+
+/* The VM @t's process created (the first), or NULL. */
+static struct kvm *obs_vm_of(const struct scn_ctx *c, const struct task_struct *t)
+{
+	struct kvm_state *ks = c->host ? c->host->kvm_state : NULL;
+	struct kvm *kvm;
+
+	if (!ks || !t)
+		return NULL;
+	list_for_each_entry(kvm, &ks->vms, node)
+		if (kvm->vmm == t->group_leader)
+			return kvm;
+	return NULL;
+}
+
+static void obs_vm(const struct scn_ctx *c, struct kvm *kvm, struct scn_event_vm *v)
+{
+	struct kvm_vcpu *vcpu;
+
+	v->id = -1;
+	v->max_vcpu_id = -1;
+	if (!kvm)
+		return;
+	v->id = kvm->id;
+	v->name = obs_name(c, SYM_VM, kvm);
+	if (!v->name)
+		v->name = "?";
+	v->vmm = "?";
+	if (kvm->vmm) {
+		v->vmm = obs_name(c, SYM_PROCESS, kvm->vmm);
+		if (!v->vmm)
+			v->vmm = kvm->vmm->comm;
+		v->vmm_handler = kvm->vmm->sigbus_handler;
+	}
+	list_for_each_entry(vcpu, &kvm->vcpus, node) {
+		v->nr_vcpus++;
+		if (vcpu->vcpu_id > v->max_vcpu_id) {
+			v->max_vcpu_id = vcpu->vcpu_id;
+			v->max_vcpu = obs_name(c, SYM_VCPU, vcpu);
+		}
+	}
+	for (int as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
+		for (int id = 0; id < 64; id++) {
+			const struct kvm_memory_slot *slot = kvm->slots[as][id];
+
+			if (!slot)
+				continue;
+			v->nr_slots++;
+			v->nr_gmem_slots += !!(slot->flags & KVM_MEM_GUEST_MEMFD);
+			v->nr_smm_slots += as != 0;
+			v->mem_end = max(v->mem_end, (u64)(slot->base_gfn + slot->npages) << PAGE_SHIFT);
+		}
+	if (v->max_vcpu_id >= 0 && !v->max_vcpu)
+		v->max_vcpu = "?";
+}
+
+static void obs_signal(const struct scn_ctx *c, const struct trace_event *e, struct scn_event *ev)
+{
+	struct task_struct *t = c->host ? find_task_by_pid(c->host, e->pid) : NULL;
+	struct kvm_uaddr_gpa r[8];
+	struct kvm *kvm = NULL;
+	struct kvm_vcpu *vcpu;
+	int n = -ENOENT, pick = 0;
+
+	ev->kind = SCN_EV_SIGNAL;
+	ev->task = t ? obs_name(c, SYM_PROCESS, t) : NULL;
+	if (!ev->task)
+		ev->task = e->task;
+	ev->pid = e->pid;
+	ev->signal = e->signal;
+	ev->code = e->code;
+	ev->has_addr = e->has & TF_ADDR;
+	ev->addr = e->addr;
+	ev->lsb = e->has & TF_LSB ? e->lsb : 0;
+	ev->main_thread = t && t->group_leader == t;
+	if (t && ev->has_addr)
+		n = kvm_uaddr_to_gpa(t, (unsigned long)e->addr, r, (int)ARRAY_SIZE(r));
+	kvm = obs_vm_of(c, t);
+	if (n > 0) {
+		n = min(n, (int)ARRAY_SIZE(r));
+		for (int i = 0; i < n && kvm; i++)
+			if (r[i].kvm == kvm) {
+				pick = i;
+				break;
+			}
+		if (!kvm)
+			kvm = r[0].kvm;
+		ev->guest = true;
+		ev->gpa_vm = r[pick].kvm->id;
+		ev->gpa = r[pick].gpa;
+		ev->private = r[pick].private;
+		ev->gmem = r[pick].gmem;
+		ev->slot = (u32)r[pick].slot->as_id << 16 | r[pick].slot->id;
+		ev->offset = r[pick].offset;
+		if (r[pick].file) {
+			ev->file = obs_name(c, SYM_FILE, r[pick].file);
+			if (!ev->file)
+				ev->file = r[pick].file->name;
+		}
+	}
+	if (!kvm && c->host && c->host->kvm_state) {
+		struct kvm_state *ks = c->host->kvm_state;
+
+		kvm = list_first_entry_or_null(&ks->vms, struct kvm, node);
+	}
+	obs_vm(c, kvm, &ev->vm);
+	ev->vcpu = -1;
+	ev->vmm = t && kvm && kvm->vmm == t->group_leader;
+	if (kvm && t)
+		list_for_each_entry(vcpu, &kvm->vcpus, node)
+			if (vcpu->thread == t) {
+				if (ev->vcpu < 0)
+					ev->vcpu = vcpu->vcpu_id;
+				ev->nr_vcpus_run++;
+			}
+	for (int i = c->nobjs - 1; i >= 0 && t && t->mm && ev->has_addr; i--) {
+		const struct scn_obj *o = &c->objs[i];
+
+		if (o->kind == SYM_MAPPING && o->task && o->task->mm == t->mm &&
+		    e->addr >= o->addr && e->addr - o->addr < o->len) {
+			ev->mapping = o->name;
+			break;
+		}
+	}
+}
+
+static void obs_exit(const struct scn_ctx *c, const struct trace_event *e, struct scn_event *ev)
+{
+	ev->kind = SCN_EV_EXIT;
+	obs_vm(c, obs_vm_by_id(c, e->vm), &ev->vm);
+	ev->vm.id = e->vm;
+	ev->vcpu = e->vcpu;
+	ev->ret = e->ret;
+	ev->exit_reason = e->exit_reason;
+	ev->has_gpa = e->has & TF_GPA;
+	ev->gpa = e->gpa;
+	ev->size = e->size;
+	ev->flags = e->flags;
+}
+
+/* The trace's sink: the model state that made @e is live. */
+static void obs_sink(void *arg, const struct trace_event *e)
+{
+	struct scn_ctx *c = arg;
+	struct scn_event ev = { .line = e->line, .trace = e, .vcpu = -1, .gpa_vm = -1 };
+	struct kvm_state *ks = c->host ? c->host->kvm_state : NULL;
+	struct kvm *kvm;
+
+	switch (e->kind) {
+	case TRACE_SIGNAL:
+		obs_signal(c, e, &ev);
+		break;
+	case TRACE_EXIT:
+		obs_exit(c, e, &ev);
+		break;
+	case TRACE_PANIC:
+		ev.kind = SCN_EV_PANIC;
+		obs_vm(c, NULL, &ev.vm);
+		break;
+	default:
+		return;
+	}
+	if (ks)
+		list_for_each_entry(kvm, &ks->vms, node)
+			ev.nr_vms++;
+	c->opts->on_event(c->opts->on_event_arg, &ev);
+}
+
 static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const char *vary_val,
 		    struct scn_result *r)
 {
@@ -3205,6 +3410,10 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 	trace_init(&c.trace, true);
 	c.trace.out = opts->quiet ? NULL : out;
 	c.trace.format = opts->json ? TRACE_JSON : TRACE_TEXT;
+	if (opts->on_event) {
+		c.trace.sink = obs_sink;
+		c.trace.sink_arg = &c;
+	}
 	if (out && !opts->quiet && !opts->json)
 		fprintf(out, "== %s%s%s%s\n", f->path, vary_val ? " [" : "",
 			vary_val ? f->vary_key : "", vary_val ? "]" : "");
@@ -3216,6 +3425,8 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 		if (run_stmt(&c, st))
 			break;
 	}
+	/* What the host's teardown records is not the scenario's. */
+	c.trace.sink = NULL;
 	memset(r, 0, sizeof(*r));
 	r->vary_val = vary_val ? kstrdup(vary_val, __GFP_NOFAIL) : NULL;
 	r->passed = !c.failed;

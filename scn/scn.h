@@ -80,6 +80,77 @@ void scn_file_free(struct scn_file *f);
 
 struct explorer;
 
+/*
+ * What a run's observer (scn_run_opts.on_event) is told, event by event, as
+ * the model records it: facts read from the live model at that moment (its
+ * tasks, VMAs, VMs, memslots), named as the scenario names them. Strings
+ * and the trace event are valid during the call only.
+ */
+enum scn_event_kind {
+	SCN_EV_SIGNAL,		/* a signal was sent to a task */
+	SCN_EV_EXIT,		/* KVM_RUN returned */
+	SCN_EV_PANIC,		/* the host panicked: the message is trace->message */
+};
+
+/* A VM of the model host as it is at the event; its names are "?" when unknown. */
+struct scn_event_vm {
+	int id;			/* kvm->id (vmN in the trace); -1: no VM */
+	const char *name;	/* the scenario's name for it */
+	const char *vmm;	/* the scenario's name for its process */
+	bool vmm_handler;	/* that process catches SIGBUS */
+	int nr_vcpus;
+	int max_vcpu_id;	/* the highest vCPU id, -1 without vCPUs */
+	const char *max_vcpu;	/* that vCPU's name */
+	int nr_slots;		/* memslots */
+	int nr_gmem_slots;	/* of them on guest_memfd */
+	int nr_smm_slots;	/* of them in address space 1 */
+	u64 mem_end;		/* gpa + size of its highest memslot; 0 without memslots */
+};
+
+struct scn_event {
+	enum scn_event_kind kind;
+	int line;		/* the scenario line that caused it, 0 when none */
+	const struct trace_event *trace;	/* the model's trace event */
+	int nr_vms;		/* VMs on the host */
+	/*
+	 * The VM concerned: the exit's; for a signal, the VM the target's
+	 * process created, else the VM whose memory the address is, else the
+	 * host's first VM (id -1 when the host has none).
+	 */
+	struct scn_event_vm vm;
+
+	/* SCN_EV_SIGNAL: the target, a thread or process of the scenario. */
+	const char *task;	/* its name in the scenario (comm when it has none) */
+	int pid;
+	bool main_thread;	/* it is its process (the thread group leader) */
+	bool vmm;		/* it is a thread of vm's process (the main one included) */
+	int vcpu;		/* the id of the vCPU of vm it runs, -1 none (also SCN_EV_EXIT) */
+	int nr_vcpus_run;	/* how many vCPUs of vm it runs */
+	int signal, code;	/* code: si_code */
+	bool has_addr;		/* si_addr and si_addr_lsb */
+	u64 addr;
+	int lsb;
+	/*
+	 * The address as guest memory (kvm_uaddr_to_gpa()), of vm when vm
+	 * maps it, else of the first VM that does; false: not guest memory.
+	 */
+	bool guest;
+	int gpa_vm;		/* that VM's id */
+	u64 gpa;		/* also SCN_EV_EXIT's */
+	bool private;		/* the gfn is private */
+	bool gmem;		/* through a guest_memfd binding, else a userspace_addr range */
+	u32 slot;		/* the memslot: as << 16 | id */
+	const char *file;	/* the file mapped there (the scenario's name), NULL anonymous */
+	u64 offset;		/* the address's offset in it */
+	const char *mapping;	/* the scenario's mapping there, NULL when none */
+
+	/* SCN_EV_EXIT: vm.id and vcpu, and what KVM_RUN returned. */
+	long ret;		/* 0 or -errno */
+	const char *exit_reason;	/* "KVM_EXIT_MEMORY_FAULT", "none", ... */
+	bool has_gpa;		/* gpa, size, flags */
+	u64 size, flags;
+};
+
 /* Threads of a concurrent block (sim/sched.h's SCHED_MAX_THREADS). */
 #define SCN_MAX_THREADS	8
 
@@ -96,6 +167,12 @@ struct scn_run_opts {
 	 * execution (explorer_next()).
 	 */
 	struct explorer *explorer;
+	/*
+	 * Called at each signal, KVM exit and panic of the model, while the
+	 * model state that made it is live (the trace's sink), or NULL.
+	 */
+	void (*on_event)(void *arg, const struct scn_event *ev);
+	void *on_event_arg;
 };
 
 /* The outcome of one run of a file under one value of its varied switch. */

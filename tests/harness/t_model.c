@@ -2,6 +2,7 @@
 /* Model fixtures: see t_model.h. */
 #include <string.h>
 
+#include "kvm/kvm.h"
 #include "tests/harness/t_model.h"
 
 const struct host_config t_default_config = {
@@ -49,6 +50,18 @@ void t_host_free(struct t_host *th)
 	trace_destroy(&th->trace);
 	if (ret)
 		t_fail(__FILE__, __LINE__, __func__, true, "invariants broken at teardown");
+}
+
+void t_kvm_host_free(struct t_host *th)
+{
+	int ret = kvm_validate_all(th->host);
+
+	if (ret)
+		t_dump_trace(th);
+	kvm_host_teardown(th->host);
+	t_host_free(th);
+	if (ret)
+		t_fail(__FILE__, __LINE__, __func__, true, "KVM invariants broken at teardown");
 }
 
 unsigned long t_count_events(struct t_host *th, enum trace_kind kind, const char *substr)

@@ -22,6 +22,8 @@ extern const struct host_config t_default_config;
 
 void t_host_init(struct t_host *th, const struct host_config *cfg);
 void t_host_free(struct t_host *th);
+/* The same for a host with VMs: KVM's invariants checked, KVM torn down first. */
+void t_kvm_host_free(struct t_host *th);
 /* Validate now; fail the test with the trace's last note on a violation. */
 void t_validate(struct t_host *th, const char *file, int line);
 #define T_VALIDATE(th) t_validate(th, __FILE__, __LINE__)

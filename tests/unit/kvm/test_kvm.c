@@ -27,13 +27,7 @@ static void t_vm_init(struct t_vm *v, unsigned long type)
 
 static void t_vm_free(struct t_vm *v)
 {
-	int ret = kvm_validate_all(v->th.host);
-
-	if (ret)
-		t_dump_trace(&v->th);
-	kvm_host_teardown(v->th.host);
-	t_host_free(&v->th);
-	ASSERT_OK(ret);
+	t_kvm_host_free(&v->th);
 }
 
 TEST(gmem_create_sizes_and_flags)
