@@ -4,11 +4,11 @@
  * on the model (kvm/, mm/) and on the real kernel's /dev/kvm, and every
  * result is compared (issue #4, section 6).
  *
- * This is the one place where the two halves meet: the real side is
- * gmem_probe_run(), the model side is below, one function per kind of case
- * with the probe's parameters copied exactly (vmm/gmem_probe.c). Both give a
- * struct gmem_case_result; ret, errno, signal and si_code must agree, notes
- * are for people.
+ * This is the one place where the two halves meet. Both run the rows of the
+ * probe's table (gmem_probe_table, vmm/gmem_probe.h): the real side with
+ * gmem_probe_run(), the model side with the function below that mirrors the
+ * row's kind (model_fns[]). Both give a struct gmem_case_result; ret, errno,
+ * signal and si_code must agree, notes are for people.
  *
  * A fresh host, VMM process and VM per case, so cases cannot see each other;
  * each case is checked for broken invariants and leaked objects at teardown.
@@ -188,16 +188,15 @@ static void record_touch(struct gmem_case_result *r, const struct touch *t, unsi
 
 /* ---- the cases: each mirrors the probe's function of the same name -------------- */
 
-struct conf_case {
-	const char *name;
-	int (*fn)(struct mcase *m, const struct conf_case *c);
-	u64 a, b, c, d;		/* as in vmm/gmem_probe.c */
-	u64 needs;		/* guest_memfd flags the case needs from the real kernel */
-	const char *model_only;	/* the real-kernel feature it needs, which no kernel has yet */
-};
+/*
+ * One function a kind of case, given a row of the probe's table
+ * (enum gmem_case_kind in vmm/gmem_probe.h says what a, b, c, d mean); and
+ * one a kind of the model-only cases, given a row of conversion_cases[].
+ */
+typedef int (*model_case_fn)(struct mcase *m, const struct gmem_case *c);
 
 /* a = size, b = flags. */
-static int case_create(struct mcase *m, const struct conf_case *c)
+static int case_create(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct kvm *kvm;
@@ -213,7 +212,7 @@ static int case_create(struct mcase *m, const struct conf_case *c)
 }
 
 /* a = gmem flags, b = mmap flags. A 2M gmem mapped whole, read-write. */
-static int case_mmap(struct mcase *m, const struct conf_case *c)
+static int case_mmap(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct kvm *kvm;
@@ -229,7 +228,7 @@ static int case_mmap(struct mcase *m, const struct conf_case *c)
 }
 
 /* a = gmem flags, b = offset touched, c = mapping length, d = 1 to write 0x5a first. */
-static int case_access(struct mcase *m, const struct conf_case *c)
+static int case_access(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct touch t;
@@ -248,7 +247,7 @@ static int case_access(struct mcase *m, const struct conf_case *c)
 }
 
 /* a = mode, b = offset, c = len, on a 2M gmem without flags. */
-static int case_fallocate(struct mcase *m, const struct conf_case *c)
+static int case_fallocate(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct kvm *kvm;
@@ -263,7 +262,7 @@ static int case_fallocate(struct mcase *m, const struct conf_case *c)
 }
 
 /* Write 0xab to page 0 through the mapping, punch page 0, read it back. */
-static int case_punch_then_read(struct mcase *m, const struct conf_case *c)
+static int case_punch_then_read(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct touch t;
@@ -294,7 +293,7 @@ static int case_punch_then_read(struct mcase *m, const struct conf_case *c)
 }
 
 /* a = 0 for read(2), 1 for write(2), 16 bytes at the fd's position (0). */
-static int case_rw(struct mcase *m, const struct conf_case *c)
+static int case_rw(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct kvm *kvm;
@@ -331,7 +330,7 @@ static unsigned long anon_mmap(struct mcase *m, u64 len, int *errp)
 }
 
 /* One slot: a = gmem size, b = gpa, c = memory_size, d = guest_memfd_offset. */
-static int case_bind(struct mcase *m, const struct conf_case *c)
+static int case_bind(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	unsigned long uaddr;
@@ -351,7 +350,7 @@ static int case_bind(struct mcase *m, const struct conf_case *c)
 }
 
 /* Two slots on one 4M gmem: slot 0 at gpa 0, 2M, offset 0; slot 1 at b, size c, offset d. */
-static int case_bind_second(struct mcase *m, const struct conf_case *c)
+static int case_bind_second(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	unsigned long uaddr;
@@ -374,10 +373,8 @@ static int case_bind_second(struct mcase *m, const struct conf_case *c)
 	return 0;
 }
 
-enum { BIND_DEV_NULL, BIND_CLOSED_FD, BIND_OTHER_VM };
-
 /*
- * a = what to pass as guest_memfd; slot 0, gpa 0, 2M, offset 0.
+ * a = what to pass as guest_memfd (enum gmem_bind_fd); slot 0, gpa 0, 2M, offset 0.
  *
  * The model's memslot takes a guest_memfd, not an fd number
  * (docs/divergences.md), so the fd is resolved here as scn/interp.c does:
@@ -386,7 +383,7 @@ enum { BIND_DEV_NULL, BIND_CLOSED_FD, BIND_OTHER_VM };
  * guest_memfd behind it, the check kvm_gmem_bind() makes on the file's
  * operations.
  */
-static int case_bind_fd(struct mcase *m, const struct conf_case *c)
+static int case_bind_fd(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g = NULL;
 	struct file *file = NULL;
@@ -399,13 +396,13 @@ static int case_bind_fd(struct mcase *m, const struct conf_case *c)
 	if (!(kvm = new_vm(m, &err)))
 		return err;
 	switch (c->a) {
-	case BIND_DEV_NULL:
+	case GMEM_BIND_DEV_NULL:
 		what = "/dev/null";
 		file = file_create(m->host, FILE_SHMEM, "null", 0, NULL);
 		if (IS_ERR(file))
 			return setup_fail(m, "open /dev/null", (int)PTR_ERR(file));
 		break;
-	case BIND_CLOSED_FD:
+	case GMEM_BIND_CLOSED_FD:
 		what = "closed fd";
 		if (!(g = new_gmem(m, kvm, GMEM_SIZE, 0, &err)))
 			return err;
@@ -441,7 +438,7 @@ static int case_bind_fd(struct mcase *m, const struct conf_case *c)
 	return 0;
 }
 
-static int case_fstat(struct mcase *m, const struct conf_case *c)
+static int case_fstat(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct kvm *kvm;
@@ -459,7 +456,7 @@ static int case_fstat(struct mcase *m, const struct conf_case *c)
  * Model only: KVM_SET_MEMORY_ATTRIBUTES2 on a 2M gmem with the MMAP flag.
  * a = more gmem flags, b = offset, c = size, d = attributes.
  */
-static int case_convert(struct mcase *m, const struct conf_case *c)
+static int case_convert(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct kvm *kvm;
@@ -480,7 +477,7 @@ static int case_convert(struct mcase *m, const struct conf_case *c)
  * it starts shared; convert page 0 to attributes d; then touch page 0
  * (c = 1: write 0x5a first) as the step under test.
  */
-static int case_convert_access(struct mcase *m, const struct conf_case *c)
+static int case_convert_access(struct mcase *m, const struct gmem_case *c)
 {
 	struct kvm_gmem *g;
 	struct touch t;
@@ -509,7 +506,7 @@ static int case_convert_access(struct mcase *m, const struct conf_case *c)
 }
 
 /* Model only: page 0 of a shared 2M gmem is pinned (GUP); convert it to private. */
-static int case_convert_pinned(struct mcase *m, const struct conf_case *c)
+static int case_convert_pinned(struct mcase *m, const struct gmem_case *c)
 {
 	struct folio *folio;
 	struct kvm_gmem *g;
@@ -536,94 +533,51 @@ static int case_convert_pinned(struct mcase *m, const struct conf_case *c)
 	return 0;
 }
 
-#define MMAP_F		GUEST_MEMFD_FLAG_MMAP
 #define SHARED_F	GUEST_MEMFD_FLAG_INIT_SHARED
-#define KEEP		FALLOC_FL_KEEP_SIZE
-#define PUNCH		(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)
-#define ZERO		FALLOC_FL_ZERO_RANGE
 #define PRIVATE		KVM_MEMORY_ATTRIBUTE_PRIVATE
 #define CONVERSION	"in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2)"
 #define HUGETLB		"HugeTLB-backed guest_memfd"
 
-/* The probe's table, in its order and with its parameters; then the model-only cases. */
-static const struct conf_case conf_cases[] = {
-	{ "create_size_0",			case_create, .a = 0 },
-	{ "create_size_1",			case_create, .a = 1 },
-	{ "create_size_4095",			case_create, .a = PAGE_SIZE - 1 },
-	{ "create_size_4097",			case_create, .a = PAGE_SIZE + 1 },
-	{ "create_size_4096",			case_create, .a = PAGE_SIZE },
-	{ "create_size_2M",			case_create, .a = GMEM_SIZE },
-	{ "create_flags_mmap",			case_create, .a = GMEM_SIZE, .b = MMAP_F,
-	  .needs = MMAP_F },
-	{ "create_flags_init_shared",		case_create, .a = GMEM_SIZE, .b = SHARED_F,
-	  .needs = SHARED_F },
-	{ "create_flags_mmap_init_shared",	case_create, .a = GMEM_SIZE, .b = MMAP_F | SHARED_F,
-	  .needs = MMAP_F | SHARED_F },
-	{ "create_flags_unknown_bit_2",		case_create, .a = GMEM_SIZE, .b = 1ULL << 2 },
-	{ "create_flags_unknown_bit_63",	case_create, .a = GMEM_SIZE, .b = 1ULL << 63 },
-	{ "mmap_without_mmap_flag",		case_mmap, .a = 0, .b = MAP_SHARED },
-	{ "mmap_private",			case_mmap, .a = MMAP_F, .b = MAP_PRIVATE,
-	  .needs = MMAP_F },
-	{ "mmap_shared_ok",			case_mmap, .a = MMAP_F, .b = MAP_SHARED,
-	  .needs = MMAP_F },
-	{ "user_access_shared",			case_access,
-	  .a = MMAP_F | SHARED_F, .b = 3 * PAGE_SIZE, .c = GMEM_SIZE, .d = 1,
-	  .needs = MMAP_F | SHARED_F },
-	{ "user_access_private",		case_access, .a = MMAP_F, .b = 0, .c = GMEM_SIZE,
-	  .needs = MMAP_F },
-	{ "user_access_past_eof",		case_access,
-	  .a = MMAP_F | SHARED_F, .b = GMEM_SIZE, .c = 2 * GMEM_SIZE,
-	  .needs = MMAP_F | SHARED_F },
-	{ "fallocate_allocate_aligned",		case_fallocate, .a = KEEP, .b = 0, .c = GMEM_SIZE },
-	{ "fallocate_allocate_unaligned_offset", case_fallocate, .a = KEEP, .b = 1, .c = PAGE_SIZE },
-	{ "fallocate_allocate_unaligned_len",	case_fallocate, .a = KEEP, .b = 0, .c = PAGE_SIZE - 1 },
-	{ "fallocate_allocate_beyond_size",	case_fallocate, .a = KEEP, .b = GMEM_SIZE, .c = PAGE_SIZE },
-	{ "fallocate_punch_aligned",		case_fallocate, .a = PUNCH, .b = 0, .c = PAGE_SIZE },
-	{ "fallocate_punch_unaligned",		case_fallocate, .a = PUNCH, .b = 1, .c = PAGE_SIZE },
-	{ "fallocate_no_keep_size",		case_fallocate, .a = 0, .b = 0, .c = PAGE_SIZE },
-	{ "fallocate_zero_range",		case_fallocate, .a = KEEP | ZERO, .b = 0, .c = PAGE_SIZE },
-	{ "punch_then_read_zero",		case_punch_then_read, .needs = MMAP_F | SHARED_F },
-	{ "read_fd",				case_rw, .a = 0 },
-	{ "write_fd",				case_rw, .a = 1 },
-	{ "bind_ok",				case_bind,
-	  .a = GMEM_SIZE, .b = 0, .c = GMEM_SIZE, .d = 0 },
-	{ "bind_offset_unaligned",		case_bind,
-	  .a = 2 * GMEM_SIZE, .b = 0, .c = GMEM_SIZE, .d = PAGE_SIZE - 1 },
-	{ "bind_offset_beyond",			case_bind,
-	  .a = GMEM_SIZE, .b = 0, .c = GMEM_SIZE, .d = PAGE_SIZE },
-	{ "bind_size_unaligned",		case_bind,
-	  .a = GMEM_SIZE, .b = 0, .c = PAGE_SIZE + 1, .d = 0 },
-	{ "bind_gpa_unaligned",			case_bind,
-	  .a = GMEM_SIZE, .b = PAGE_SIZE - 1, .c = GMEM_SIZE, .d = 0 },
-	{ "bind_overlap_same_file",		case_bind_second,
-	  .b = 2 * GMEM_SIZE, .c = GMEM_SIZE, .d = SZ_1M },
-	{ "bind_gpa_overlap",			case_bind_second,
-	  .b = SZ_1M, .c = GMEM_SIZE, .d = GMEM_SIZE },
-	{ "bind_second_slot_ok",		case_bind_second,
-	  .b = 2 * GMEM_SIZE, .c = GMEM_SIZE, .d = GMEM_SIZE },
-	{ "bind_bad_fd",			case_bind_fd, .a = BIND_DEV_NULL },
-	{ "bind_closed_fd",			case_bind_fd, .a = BIND_CLOSED_FD },
-	{ "bind_other_vm",			case_bind_fd, .a = BIND_OTHER_VM },
-	{ "fstat_size",				case_fstat, .a = 0 },
-
-	{ "convert_to_private_then_read",	case_convert_access,
-	  .a = SHARED_F, .c = 0, .d = PRIVATE, .model_only = CONVERSION },
-	{ "convert_to_shared_then_write",	case_convert_access,
-	  .a = 0, .c = 1, .d = 0, .model_only = CONVERSION },
-	{ "convert_pinned_to_private",		case_convert_pinned, .model_only = CONVERSION },
-	{ "convert_unaligned_offset",		case_convert,
-	  .a = SHARED_F, .b = 1, .c = PAGE_SIZE, .d = PRIVATE, .model_only = CONVERSION },
-	{ "convert_beyond_size",		case_convert,
-	  .a = SHARED_F, .b = GMEM_SIZE, .c = PAGE_SIZE, .d = PRIVATE, .model_only = CONVERSION },
+/* The model's mirror of each kind of the probe's cases. */
+static const model_case_fn model_fns[GMEM_CASE_NR_KINDS] = {
+	[GMEM_CASE_CREATE]		= case_create,
+	[GMEM_CASE_MMAP]		= case_mmap,
+	[GMEM_CASE_ACCESS]		= case_access,
+	[GMEM_CASE_FALLOCATE]		= case_fallocate,
+	[GMEM_CASE_PUNCH_THEN_READ]	= case_punch_then_read,
+	[GMEM_CASE_RW]			= case_rw,
+	[GMEM_CASE_BIND]		= case_bind,
+	[GMEM_CASE_BIND_SECOND]		= case_bind_second,
+	[GMEM_CASE_BIND_FD]		= case_bind_fd,
+	[GMEM_CASE_FSTAT]		= case_fstat,
 };
 
-static const struct conf_case *find_case(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(conf_cases); i++)
-		if (!strcmp(conf_cases[i].name, name))
-			return &conf_cases[i];
-	return NULL;
-}
+/*
+ * The cases only the model runs, after the probe's: in-place conversion,
+ * which no kernel has yet. They stay here rather than in the probe's table
+ * (vmm/gmem_probe.c), which holds only what gmem_probe_run() can run on
+ * /dev/kvm: the probe has no procedure, nor the uAPI, for these. Each is a
+ * row of the same shape, whose kind is not used, and the model function that
+ * runs it. When a kernel gains the uAPI, the probe gets the kinds and the
+ * rows move to its table.
+ */
+static const struct {
+	struct gmem_case row;
+	model_case_fn fn;
+} conversion_cases[] = {
+	{ { .name = "convert_to_private_then_read", .a = SHARED_F, .c = 0, .d = PRIVATE },
+	  case_convert_access },
+	{ { .name = "convert_to_shared_then_write", .a = 0, .c = 1, .d = 0 },
+	  case_convert_access },
+	{ { .name = "convert_pinned_to_private" },
+	  case_convert_pinned },
+	{ { .name = "convert_unaligned_offset",
+	    .a = SHARED_F, .b = 1, .c = PAGE_SIZE, .d = PRIVATE },
+	  case_convert },
+	{ { .name = "convert_beyond_size",
+	    .a = SHARED_F, .b = GMEM_SIZE, .c = PAGE_SIZE, .d = PRIVATE },
+	  case_convert },
+};
 
 /* A small host: the cases use a few MiB. */
 static const struct host_config conf_host = {
@@ -637,7 +591,7 @@ static const struct host_config conf_host = {
  * Run @c on a fresh model host. 0 when the case ran; -errno when a setup
  * step failed, the host's invariants broke, or objects leaked (note says).
  */
-static int model_run(const struct conf_case *c, struct gmem_case_result *r)
+static int model_run(const struct gmem_case *c, model_case_fn fn, struct gmem_case_result *r)
 {
 	struct mcase m = { .r = r };
 	long live = kmalloc_live();
@@ -657,7 +611,7 @@ static int model_run(const struct conf_case *c, struct gmem_case_result *r)
 		ret = setup_fail(&m, "task_create", -ENOMEM);
 	} else {
 		m.vmm->sigbus_handler = true;	/* the probe catches SIGBUS */
-		ret = c->fn(&m, c);
+		ret = fn(&m, c);
 	}
 	bad = host_validate(m.host);
 	if (!bad)
@@ -752,29 +706,33 @@ struct conf_totals {
 	int same, diff, model_only;
 };
 
-/* Run @name on the model and, when the real kernel can, on /dev/kvm; print one row. */
-static void conf_one(const char *name, bool json, int width, long flags, struct conf_totals *tot)
+/*
+ * Run @c on the model with @fn and, when the real kernel can, on /dev/kvm;
+ * print one row. @model_only: the real-kernel feature it needs, which no
+ * kernel has yet, or NULL.
+ */
+static void conf_one(const struct gmem_case *c, model_case_fn fn, const char *model_only,
+		     bool json, int width, long flags, struct conf_totals *tot)
 {
-	const struct conf_case *c = find_case(name);
+	const char *name = c->name, *reason = NULL;
 	struct gmem_case_result mr, rr;
-	const char *reason = NULL;
 	char mbuf[64], rbuf[64];
 	int mrc, rrc = 0;
 	enum verdict v;
 
 	memset(&rr, 0, sizeof(rr));
-	if (!c) {
-		/* A probe case without a model mirror: add one to conf_cases[]. */
+	if (!fn) {
+		/* A probe kind without a model mirror: add one to model_fns[]. */
 		memset(&mr, 0, sizeof(mr));
 		snprintf(mr.note, sizeof(mr.note), "no model mirror of this probe case");
 		mrc = -ENOENT;
 	} else {
-		mrc = model_run(c, &mr);
+		mrc = model_run(c, fn, &mr);
 	}
-	if (c && c->model_only) {
+	if (model_only) {
 		v = V_MODEL_ONLY;
-		reason = c->model_only;
-	} else if (c && (c->needs & ~(u64)flags)) {
+		reason = model_only;
+	} else if (c->needs & ~(u64)flags) {
 		v = V_MODEL_ONLY;
 		reason = "a guest_memfd flag missing from KVM_CAP_GUEST_MEMFD_FLAGS";
 	} else {
@@ -826,7 +784,6 @@ static void conf_usage(FILE *f)
 
 int cmd_conformance(int argc, char **argv)
 {
-	const char *const *names = gmem_probe_cases();
 	struct conf_totals tot = { 0 };
 	struct utsname uts;
 	bool json = false;
@@ -862,10 +819,10 @@ int cmd_conformance(int argc, char **argv)
 		flags = GUEST_MEMFD_FLAG_MMAP;
 	if (uname(&uts))
 		snprintf(uts.release, sizeof(uts.release), "?");
-	for (size_t i = 0; names[i]; i++)
-		width = max(width, (int)strlen(names[i]));
-	for (size_t i = 0; i < ARRAY_SIZE(conf_cases); i++)
-		width = max(width, (int)strlen(conf_cases[i].name));
+	for (size_t i = 0; i < gmem_probe_nr_cases; i++)
+		width = max(width, (int)strlen(gmem_probe_table[i].name));
+	for (size_t i = 0; i < ARRAY_SIZE(conversion_cases); i++)
+		width = max(width, (int)strlen(conversion_cases[i].row.name));
 	if (json) {
 		fputs("{\"event\":\"kernel\",\"release\":", stdout);
 		json_print_string(stdout, uts.release);
@@ -875,11 +832,14 @@ int cmd_conformance(int argc, char **argv)
 		       "KVM_CAP_GUEST_MEMFD_FLAGS %#lx)\n", uts.release, flags);
 		printf("%-*s  %-28s %-28s %s\n", width, "case", "model", "real", "verdict");
 	}
-	for (size_t i = 0; names[i]; i++)
-		conf_one(names[i], json, width, flags, &tot);
-	for (size_t i = 0; i < ARRAY_SIZE(conf_cases); i++)
-		if (conf_cases[i].model_only)
-			conf_one(conf_cases[i].name, json, width, flags, &tot);
+	for (size_t i = 0; i < gmem_probe_nr_cases; i++) {
+		const struct gmem_case *c = &gmem_probe_table[i];
+
+		conf_one(c, model_fns[c->kind], NULL, json, width, flags, &tot);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(conversion_cases); i++)
+		conf_one(&conversion_cases[i].row, conversion_cases[i].fn, CONVERSION, json, width,
+			 flags, &tot);
 	if (json) {
 		printf("{\"event\":\"summary\",\"same\":%d,\"different\":%d,\"model_only\":%d,"
 		       "\"not_on_real\":[", tot.same, tot.diff, tot.model_only);

@@ -255,14 +255,13 @@ static void record_touch(struct gmem_case_result *r, const struct touch *t, cons
 
 /* ---- the cases ------------------------------------------------------------ */
 
-struct probe_case {
-	const char *name;
-	int (*fn)(struct probe *p, const struct probe_case *c);
-	u64 a, b, c, d;		/* meaning per fn, see each */
-};
+/*
+ * One function a kind of case (enum gmem_case_kind says what a, b, c, d
+ * mean), private to this file: only the table's rows are exported.
+ */
 
 /* a = size, b = flags. */
-static int case_create(struct probe *p, const struct probe_case *c)
+static int case_create(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd;
 
@@ -276,7 +275,7 @@ static int case_create(struct probe *p, const struct probe_case *c)
 }
 
 /* a = gmem flags, b = mmap flags. A 2M gmem mapped whole, read-write. */
-static int case_mmap(struct probe *p, const struct probe_case *c)
+static int case_mmap(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd;
 	void *addr;
@@ -297,7 +296,7 @@ static int case_mmap(struct probe *p, const struct probe_case *c)
  * a = gmem flags, b = offset touched, c = mapping length (may exceed the 2M
  * file), d = 1 to write 0x5a before reading back.
  */
-static int case_access(struct probe *p, const struct probe_case *c)
+static int case_access(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd;
 	struct touch t;
@@ -317,7 +316,7 @@ static int case_access(struct probe *p, const struct probe_case *c)
 }
 
 /* a = mode, b = offset, c = len, on a 2M gmem without flags. */
-static int case_fallocate(struct probe *p, const struct probe_case *c)
+static int case_fallocate(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd, rv;
 
@@ -334,7 +333,7 @@ static int case_fallocate(struct probe *p, const struct probe_case *c)
 }
 
 /* Write 0xab to page 0 through the mapping, punch page 0, read it back. */
-static int case_punch_then_read(struct probe *p, const struct probe_case *c)
+static int case_punch_then_read(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd, rv;
 	struct touch t;
@@ -364,7 +363,7 @@ static int case_punch_then_read(struct probe *p, const struct probe_case *c)
 }
 
 /* a = 0 for read(2), 1 for write(2), 16 bytes at the fd's position. */
-static int case_rw(struct probe *p, const struct probe_case *c)
+static int case_rw(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd;
 	char buf[16] = "gmemfail probe";
@@ -385,7 +384,7 @@ static int case_rw(struct probe *p, const struct probe_case *c)
  * One slot: a = gmem size, b = gpa, c = memory_size, d = guest_memfd_offset.
  * userspace_addr is an anonymous mapping (the gmem has no MMAP flag).
  */
-static int case_bind(struct probe *p, const struct probe_case *c)
+static int case_bind(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd, rv;
 	void *uaddr;
@@ -411,7 +410,7 @@ static int case_bind(struct probe *p, const struct probe_case *c)
  * Two slots on one 4M gmem: slot 0 at gpa 0, 2M, offset 0 (setup), then
  * slot 1 at gpa b, size c, offset d (the step under test).
  */
-static int case_bind_second(struct probe *p, const struct probe_case *c)
+static int case_bind_second(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd, rv;
 	u8 *uaddr;
@@ -437,10 +436,8 @@ static int case_bind_second(struct probe *p, const struct probe_case *c)
 	return 0;
 }
 
-enum { BIND_DEV_NULL, BIND_CLOSED_FD, BIND_OTHER_VM };
-
-/* a = what to pass as guest_memfd; slot 0, gpa 0, 2M, offset 0. */
-static int case_bind_fd(struct probe *p, const struct probe_case *c)
+/* a = what to pass as guest_memfd (enum gmem_bind_fd); slot 0, gpa 0, 2M, offset 0. */
+static int case_bind_fd(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd, rv;
 	const char *what;
@@ -449,13 +446,13 @@ static int case_bind_fd(struct probe *p, const struct probe_case *c)
 	if (vm < 0)
 		return vm;
 	switch (c->a) {
-	case BIND_DEV_NULL:
+	case GMEM_BIND_DEV_NULL:
 		what = "/dev/null";
 		fd = track_fd(p, open("/dev/null", O_RDWR | O_CLOEXEC));
 		if (fd < 0)
 			return setup_fail(p, "open /dev/null", errno);
 		break;
-	case BIND_CLOSED_FD:
+	case GMEM_BIND_CLOSED_FD:
 		/* A number that was an fd a moment ago and is now closed. */
 		what = "closed fd";
 		fd = new_gmem(p, vm, GMEM_SIZE, 0);
@@ -487,7 +484,7 @@ static int case_bind_fd(struct probe *p, const struct probe_case *c)
 	return 0;
 }
 
-static int case_fstat(struct probe *p, const struct probe_case *c)
+static int case_fstat(struct probe *p, const struct gmem_case *c)
 {
 	int vm = new_vm(p), fd, rv;
 	struct stat st;
@@ -514,69 +511,105 @@ static int case_fstat(struct probe *p, const struct probe_case *c)
 #define PUNCH		(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)
 #define ZERO		FALLOC_FL_ZERO_RANGE
 
-static const struct probe_case cases[] = {
-	{ "create_size_0",			case_create, .a = 0 },
-	{ "create_size_1",			case_create, .a = 1 },
-	{ "create_size_4095",			case_create, .a = PAGE_SIZE - 1 },
-	{ "create_size_4097",			case_create, .a = PAGE_SIZE + 1 },
-	{ "create_size_4096",			case_create, .a = PAGE_SIZE },
-	{ "create_size_2M",			case_create, .a = GMEM_SIZE },
-	{ "create_flags_mmap",			case_create, .a = GMEM_SIZE, .b = MMAP_F },
-	{ "create_flags_init_shared",		case_create, .a = GMEM_SIZE, .b = SHARED_F },
-	{ "create_flags_mmap_init_shared",	case_create, .a = GMEM_SIZE, .b = MMAP_F | SHARED_F },
-	{ "create_flags_unknown_bit_2",		case_create, .a = GMEM_SIZE, .b = 1ULL << 2 },
-	{ "create_flags_unknown_bit_63",	case_create, .a = GMEM_SIZE, .b = 1ULL << 63 },
-	{ "mmap_without_mmap_flag",		case_mmap, .a = 0, .b = MAP_SHARED },
-	{ "mmap_private",			case_mmap, .a = MMAP_F, .b = MAP_PRIVATE },
-	{ "mmap_shared_ok",			case_mmap, .a = MMAP_F, .b = MAP_SHARED },
-	{ "user_access_shared",			case_access,
-	  .a = MMAP_F | SHARED_F, .b = 3 * PAGE_SIZE, .c = GMEM_SIZE, .d = 1 },
-	{ "user_access_private",		case_access, .a = MMAP_F, .b = 0, .c = GMEM_SIZE },
-	{ "user_access_past_eof",		case_access,
-	  .a = MMAP_F | SHARED_F, .b = GMEM_SIZE, .c = 2 * GMEM_SIZE },
-	{ "fallocate_allocate_aligned",		case_fallocate, .a = KEEP, .b = 0, .c = GMEM_SIZE },
-	{ "fallocate_allocate_unaligned_offset", case_fallocate, .a = KEEP, .b = 1, .c = PAGE_SIZE },
-	{ "fallocate_allocate_unaligned_len",	case_fallocate, .a = KEEP, .b = 0, .c = PAGE_SIZE - 1 },
-	{ "fallocate_allocate_beyond_size",	case_fallocate, .a = KEEP, .b = GMEM_SIZE, .c = PAGE_SIZE },
-	{ "fallocate_punch_aligned",		case_fallocate, .a = PUNCH, .b = 0, .c = PAGE_SIZE },
-	{ "fallocate_punch_unaligned",		case_fallocate, .a = PUNCH, .b = 1, .c = PAGE_SIZE },
-	{ "fallocate_no_keep_size",		case_fallocate, .a = 0, .b = 0, .c = PAGE_SIZE },
-	{ "fallocate_zero_range",		case_fallocate, .a = KEEP | ZERO, .b = 0, .c = PAGE_SIZE },
-	{ "punch_then_read_zero",		case_punch_then_read, .a = 0 },
-	{ "read_fd",				case_rw, .a = 0 },
-	{ "write_fd",				case_rw, .a = 1 },
-	{ "bind_ok",				case_bind,
+/*
+ * The one table of cases: gmem_probe_run() runs its rows on /dev/kvm and
+ * cli/conformance.c runs the same rows on the model.
+ */
+const struct gmem_case gmem_probe_table[] = {
+	{ "create_size_0",			GMEM_CASE_CREATE, .a = 0 },
+	{ "create_size_1",			GMEM_CASE_CREATE, .a = 1 },
+	{ "create_size_4095",			GMEM_CASE_CREATE, .a = PAGE_SIZE - 1 },
+	{ "create_size_4097",			GMEM_CASE_CREATE, .a = PAGE_SIZE + 1 },
+	{ "create_size_4096",			GMEM_CASE_CREATE, .a = PAGE_SIZE },
+	{ "create_size_2M",			GMEM_CASE_CREATE, .a = GMEM_SIZE },
+	{ "create_flags_mmap",			GMEM_CASE_CREATE, .a = GMEM_SIZE, .b = MMAP_F,
+	  .needs = MMAP_F },
+	{ "create_flags_init_shared",		GMEM_CASE_CREATE, .a = GMEM_SIZE, .b = SHARED_F,
+	  .needs = SHARED_F },
+	{ "create_flags_mmap_init_shared",	GMEM_CASE_CREATE,
+	  .a = GMEM_SIZE, .b = MMAP_F | SHARED_F, .needs = MMAP_F | SHARED_F },
+	{ "create_flags_unknown_bit_2",		GMEM_CASE_CREATE, .a = GMEM_SIZE, .b = 1ULL << 2 },
+	{ "create_flags_unknown_bit_63",	GMEM_CASE_CREATE, .a = GMEM_SIZE, .b = 1ULL << 63 },
+	{ "mmap_without_mmap_flag",		GMEM_CASE_MMAP, .a = 0, .b = MAP_SHARED },
+	{ "mmap_private",			GMEM_CASE_MMAP, .a = MMAP_F, .b = MAP_PRIVATE,
+	  .needs = MMAP_F },
+	{ "mmap_shared_ok",			GMEM_CASE_MMAP, .a = MMAP_F, .b = MAP_SHARED,
+	  .needs = MMAP_F },
+	{ "user_access_shared",			GMEM_CASE_ACCESS,
+	  .a = MMAP_F | SHARED_F, .b = 3 * PAGE_SIZE, .c = GMEM_SIZE, .d = 1,
+	  .needs = MMAP_F | SHARED_F },
+	{ "user_access_private",		GMEM_CASE_ACCESS,
+	  .a = MMAP_F, .b = 0, .c = GMEM_SIZE, .needs = MMAP_F },
+	{ "user_access_past_eof",		GMEM_CASE_ACCESS,
+	  .a = MMAP_F | SHARED_F, .b = GMEM_SIZE, .c = 2 * GMEM_SIZE,
+	  .needs = MMAP_F | SHARED_F },
+	{ "fallocate_allocate_aligned",		GMEM_CASE_FALLOCATE,
+	  .a = KEEP, .b = 0, .c = GMEM_SIZE },
+	{ "fallocate_allocate_unaligned_offset", GMEM_CASE_FALLOCATE,
+	  .a = KEEP, .b = 1, .c = PAGE_SIZE },
+	{ "fallocate_allocate_unaligned_len",	GMEM_CASE_FALLOCATE,
+	  .a = KEEP, .b = 0, .c = PAGE_SIZE - 1 },
+	{ "fallocate_allocate_beyond_size",	GMEM_CASE_FALLOCATE,
+	  .a = KEEP, .b = GMEM_SIZE, .c = PAGE_SIZE },
+	{ "fallocate_punch_aligned",		GMEM_CASE_FALLOCATE,
+	  .a = PUNCH, .b = 0, .c = PAGE_SIZE },
+	{ "fallocate_punch_unaligned",		GMEM_CASE_FALLOCATE,
+	  .a = PUNCH, .b = 1, .c = PAGE_SIZE },
+	{ "fallocate_no_keep_size",		GMEM_CASE_FALLOCATE,
+	  .a = 0, .b = 0, .c = PAGE_SIZE },
+	{ "fallocate_zero_range",		GMEM_CASE_FALLOCATE,
+	  .a = KEEP | ZERO, .b = 0, .c = PAGE_SIZE },
+	{ "punch_then_read_zero",		GMEM_CASE_PUNCH_THEN_READ,
+	  .needs = MMAP_F | SHARED_F },
+	{ "read_fd",				GMEM_CASE_RW, .a = 0 },
+	{ "write_fd",				GMEM_CASE_RW, .a = 1 },
+	{ "bind_ok",				GMEM_CASE_BIND,
 	  .a = GMEM_SIZE, .b = 0, .c = GMEM_SIZE, .d = 0 },
-	{ "bind_offset_unaligned",		case_bind,
+	{ "bind_offset_unaligned",		GMEM_CASE_BIND,
 	  .a = 2 * GMEM_SIZE, .b = 0, .c = GMEM_SIZE, .d = PAGE_SIZE - 1 },
-	{ "bind_offset_beyond",			case_bind,
+	{ "bind_offset_beyond",			GMEM_CASE_BIND,
 	  .a = GMEM_SIZE, .b = 0, .c = GMEM_SIZE, .d = PAGE_SIZE },
-	{ "bind_size_unaligned",		case_bind,
+	{ "bind_size_unaligned",		GMEM_CASE_BIND,
 	  .a = GMEM_SIZE, .b = 0, .c = PAGE_SIZE + 1, .d = 0 },
-	{ "bind_gpa_unaligned",			case_bind,
+	{ "bind_gpa_unaligned",			GMEM_CASE_BIND,
 	  .a = GMEM_SIZE, .b = PAGE_SIZE - 1, .c = GMEM_SIZE, .d = 0 },
-	{ "bind_overlap_same_file",		case_bind_second,
+	{ "bind_overlap_same_file",		GMEM_CASE_BIND_SECOND,
 	  .b = 2 * GMEM_SIZE, .c = GMEM_SIZE, .d = SZ_1M },
-	{ "bind_gpa_overlap",			case_bind_second,
+	{ "bind_gpa_overlap",			GMEM_CASE_BIND_SECOND,
 	  .b = SZ_1M, .c = GMEM_SIZE, .d = GMEM_SIZE },
 	/* The control of the two above: same file, disjoint GPAs and offsets. */
-	{ "bind_second_slot_ok",		case_bind_second,
+	{ "bind_second_slot_ok",		GMEM_CASE_BIND_SECOND,
 	  .b = 2 * GMEM_SIZE, .c = GMEM_SIZE, .d = GMEM_SIZE },
-	{ "bind_bad_fd",			case_bind_fd, .a = BIND_DEV_NULL },
-	{ "bind_closed_fd",			case_bind_fd, .a = BIND_CLOSED_FD },
-	{ "bind_other_vm",			case_bind_fd, .a = BIND_OTHER_VM },
-	{ "fstat_size",				case_fstat, .a = 0 },
+	{ "bind_bad_fd",			GMEM_CASE_BIND_FD, .a = GMEM_BIND_DEV_NULL },
+	{ "bind_closed_fd",			GMEM_CASE_BIND_FD, .a = GMEM_BIND_CLOSED_FD },
+	{ "bind_other_vm",			GMEM_CASE_BIND_FD, .a = GMEM_BIND_OTHER_VM },
+	{ "fstat_size",				GMEM_CASE_FSTAT, .a = 0 },
+};
+
+const size_t gmem_probe_nr_cases = ARRAY_SIZE(gmem_probe_table);
+
+static int (*const case_fns[GMEM_CASE_NR_KINDS])(struct probe *p, const struct gmem_case *c) = {
+	[GMEM_CASE_CREATE]		= case_create,
+	[GMEM_CASE_MMAP]		= case_mmap,
+	[GMEM_CASE_ACCESS]		= case_access,
+	[GMEM_CASE_FALLOCATE]		= case_fallocate,
+	[GMEM_CASE_PUNCH_THEN_READ]	= case_punch_then_read,
+	[GMEM_CASE_RW]			= case_rw,
+	[GMEM_CASE_BIND]		= case_bind,
+	[GMEM_CASE_BIND_SECOND]		= case_bind_second,
+	[GMEM_CASE_BIND_FD]		= case_bind_fd,
+	[GMEM_CASE_FSTAT]		= case_fstat,
 };
 
 /* ---- entry points ------------------------------------------------------------ */
 
 const char *const *gmem_probe_cases(void)
 {
-	static const char *names[ARRAY_SIZE(cases) + 1];
+	static const char *names[ARRAY_SIZE(gmem_probe_table) + 1];
 
 	if (!names[0])
-		for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-			names[i] = cases[i].name;
+		for (size_t i = 0; i < ARRAY_SIZE(gmem_probe_table); i++)
+			names[i] = gmem_probe_table[i].name;
 	return names;
 }
 
@@ -646,13 +679,13 @@ long gmem_probe_supported_flags(void)
 
 int gmem_probe_run(const char *name, struct gmem_case_result *r)
 {
-	const struct probe_case *c = NULL;
+	const struct gmem_case *c = NULL;
 	struct probe p = { .r = r, .kvm = -1 };
 	int ret;
 
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		if (!strcmp(cases[i].name, name))
-			c = &cases[i];
+	for (size_t i = 0; i < ARRAY_SIZE(gmem_probe_table); i++)
+		if (!strcmp(gmem_probe_table[i].name, name))
+			c = &gmem_probe_table[i];
 	memset(r, 0, sizeof(*r));
 	if (!c) {
 		r->name = NULL;
@@ -662,7 +695,7 @@ int gmem_probe_run(const char *name, struct gmem_case_result *r)
 	p.kvm = open_kvm();
 	if (p.kvm < 0)
 		return setup_fail(&p, "open /dev/kvm", -p.kvm);
-	ret = c->fn(&p, c);
+	ret = case_fns[c->kind](&p, c);
 	probe_release(&p);
 	return ret;
 }
