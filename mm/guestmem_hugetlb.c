@@ -103,8 +103,16 @@ int guestmem_hugetlb_split(struct folio *folio)
 	 * look again at the reference count and the poison.
 	 */
 	host_race_point(host, "guestmem_hugetlb_split:locked");
+	/*
+	 * The HugeTLB state changes under hugetlb_lock, which
+	 * get_huge_page_for_hwpoison() takes too: memory_failure() finds the
+	 * huge folio with its reference taken (and the split refuses), or the
+	 * pieces.
+	 */
+	mutex_lock(&host->hugetlb_lock);
 	mf_pins = folio->mf_pins;
 	if (!folio_safe(folio, mf_pins) || mf_in_flight(host, pfn, pfn + nr - 1)) {
+		mutex_unlock(&host->hugetlb_lock);
 		kfree(gs);
 		return -EAGAIN;
 	}
@@ -191,6 +199,7 @@ int guestmem_hugetlb_split(struct folio *folio)
 	gs->file_node.last = index + nr - 1;
 	WARN_ON(host, rangemap_insert(&mapping->guestmem_splits, &gs->file_node));
 	folio_free(folio);
+	mutex_unlock(&host->hugetlb_lock);
 	trace_note(host->trace, "guest_memfd: split the %s page at pfn %#lx into %lu pieces",
 		   gs->h->name, pfn, nr);
 	return 0;
@@ -263,8 +272,11 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	 * the check sees.
 	 */
 	host_race_point(host, "guestmem_hugetlb_merge:locked");
+	/* The check and the rebuild under hugetlb_lock, as the split's. */
+	mutex_lock(&host->hugetlb_lock);
 	ret = PLANTED(PLANT_MERGE_CHECKS_UNLOCKED) ? 0 : merge_refused(mapping, gs, base, &dirty);
 	if (ret) {
+		mutex_unlock(&host->hugetlb_lock);
 		folio_unlock_pfn(host, head);
 		return ret;
 	}
@@ -294,6 +306,7 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	/* Not a decision point: the huge folio appears whole (the pieces' refcounts are frozen). */
 	atomic_init(&huge->_refcount, (int)nr);
 	list_add_tail(&huge->lru, &gs->h->hugepage_activelist);
+	mutex_unlock(&host->hugetlb_lock);
 	trace_note(host->trace, "guest_memfd: merged the %s page at pfn %#lx", gs->h->name, gs_head(gs));
 	kfree(gs);
 	folio_unlock_pfn(host, head);

@@ -3060,7 +3060,7 @@ static int run_concurrent(struct scn_ctx *c, const struct scn_stmt *st)
 	c->in_block = false;
 	c->host->current = saved;
 	c->sched_outcome = (int)o;
-	if (o == SCHED_DEADLOCK || o == SCHED_CHECK_FAILED) {
+	if (explorer_parked(c->opts->explorer)) {
 		/* Threads are parked mid-operation on this host: never touch it again. */
 		c->abandon = true;
 		c->halted = true;

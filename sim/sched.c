@@ -50,6 +50,7 @@ struct explorer {
 	unsigned long executions;
 	bool started, exhausted;
 	bool parked;			/* a deadlock left threads waiting on this explorer */
+	bool last_parked;		/* the last execution did */
 	unsigned int held_before;	/* locks held when the execution started (parked threads') */
 
 	/* The execution. */
@@ -597,6 +598,7 @@ enum sched_outcome explorer_run(struct explorer *x, const struct sched_thread_op
 		parked |= x->t[i].state != T_DONE;
 	pthread_mutex_unlock(&x->mu);
 	x->parked |= parked;
+	x->last_parked = parked;
 	for (int i = 0; i < x->n; i++) {
 		if (parked)
 			pthread_detach(x->t[i].th);
@@ -613,6 +615,11 @@ enum sched_outcome explorer_run(struct explorer *x, const struct sched_thread_op
 	if (x->o.strategy == SCHED_PCT && x->npts > x->pct_k)
 		x->pct_k = x->npts;
 	return x->outcome;
+}
+
+bool explorer_parked(const struct explorer *x)
+{
+	return x->last_parked;
 }
 
 const char *explorer_why(const struct explorer *x)

@@ -107,6 +107,9 @@ bool explorer_next(struct explorer *x);
  */
 enum sched_outcome explorer_run(struct explorer *x, const struct sched_thread_ops *ops);
 
+/* The last execution left threads parked (their host must be kept). */
+bool explorer_parked(const struct explorer *x);
+
 /* Why the last execution violated, or "". */
 const char *explorer_why(const struct explorer *x);
 
