@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/alloc.h"
 #include "scn/scn.h"
 #include "sim/sched.h"
 
@@ -68,12 +67,6 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void result_free(struct scn_result *r)
-{
-	kfree(r->vary_val);
-	kfree(r->kho_blob);
-}
-
 /* One scenario: its row of the table. */
 static void bench_one(const char *path)
 {
@@ -102,7 +95,7 @@ static void bench_one(const char *path)
 		t0 = now_s();
 		(void)scn_run_one(f, &ro, vary, &r);
 		plain[i] = now_s() - t0;
-		result_free(&r);
+		scn_result_free(&r);
 	}
 	qsort(plain, REPS, sizeof(plain[0]), cmp_double);
 	per_plain = plain[REPS / 2];
@@ -129,7 +122,7 @@ static void bench_one(const char *path)
 		if (explorer_steps(x) > maxsteps)
 			maxsteps = explorer_steps(x);
 		ok = r.passed;
-		result_free(&r);
+		scn_result_free(&r);
 		if (!ok) {
 			end = "violation";
 			break;

@@ -227,14 +227,6 @@ static void execute(struct scn_file *f, const char *vary, struct explorer *x, u6
 	(void)scn_run_one(f, &ro, vary, r);
 }
 
-static void result_free(struct scn_result *r)
-{
-	kfree(r->vary_val);
-	kfree(r->kho_blob);
-	r->vary_val = NULL;
-	r->kho_blob = NULL;
-}
-
 /* Replay @sched: the violation's message, or NULL when it passed or did not fit. */
 static bool replay_fails(struct scn_file *f, const char *vary, const char *sched, int nthreads,
 			 u64 seed, int line, const char *why)
@@ -251,7 +243,7 @@ static bool replay_fails(struct scn_file *f, const char *vary, const char *sched
 	execute(f, vary, x, seed, NULL, false, &r);
 	same = !r.passed && r.sched_outcome != SCHED_BAD_SCHEDULE && r.failed_line == line &&
 	       !strcmp(r.failure, why);
-	result_free(&r);
+	scn_result_free(&r);
 	explorer_free(x);
 	return same;
 }
@@ -386,10 +378,10 @@ static int explore_one(struct scn_file *f, const struct xopts *o, const char *va
 			line = r.failed_line;
 			snprintf(why, sizeof(why), "%s", r.failure);
 			sched = kstrdup(explorer_schedule(x), __GFP_NOFAIL);
-			result_free(&r);
+			scn_result_free(&r);
 			break;
 		}
-		result_free(&r);
+		scn_result_free(&r);
 	}
 	elapsed = now_s() - t0;
 	if (violation)
@@ -452,7 +444,7 @@ static int explore_one(struct scn_file *f, const struct xopts *o, const char *va
 			execute(f, vary, rx, o->so.seed, stdout, false, &r);
 			printf("%s %s:%d: %s\n", r.passed ? "PASS" : "FAIL", f->path, r.failed_line,
 			       r.passed ? "(the violation did not recur)" : r.failure);
-			result_free(&r);
+			scn_result_free(&r);
 			explorer_free(rx);
 		}
 	}
@@ -535,7 +527,7 @@ int cmd_replay(int argc, char **argv)
 			       f->path, "", o.so.schedule, explorer_steps(x), r.passed ? "" : ": ",
 			       r.passed ? "" : r.failure);
 	}
-	result_free(&r);
+	scn_result_free(&r);
 	explorer_free(x);
 	scn_file_free(f);
 	return status;

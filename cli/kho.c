@@ -127,10 +127,8 @@ static int kho_save(const char *scn_path, const char *img_path)
 			       got->vary_val ? "]" : "");
 		}
 	}
-	for (int i = 0; i < n; i++) {
-		kfree(res[i].vary_val);
-		kfree(res[i].kho_blob);
-	}
+	for (int i = 0; i < n; i++)
+		scn_result_free(&res[i]);
 	scn_file_free(f);
 	return status;
 }

@@ -156,7 +156,7 @@ int cmd_run(int argc, char **argv)
 			continue;
 		}
 		for (int k = 0; k < n; k++) {
-			const struct scn_result *r = &res[k];
+			struct scn_result *r = &res[k];
 
 			if (r->passed)
 				total_pass++;
@@ -180,7 +180,7 @@ int cmd_run(int argc, char **argv)
 					       r->vary_val ? " [" : "", r->vary_val ? r->vary_val : "",
 					       r->vary_val ? "]" : "", r->failure);
 			}
-			kfree(r->vary_val);
+			scn_result_free(r);
 		}
 	}
 	if (!opts.json)

@@ -349,8 +349,7 @@ static int model_run(struct mctx *c, struct scn_file *f)
 	if (!res.passed)
 		status = bad(c, res.failed_line, "the scenario fails in the model: %s: expected a "
 			     "scenario that passes (see gmf run %s)", res.failure, c->path);
-	kfree(res.vary_val);
-	kfree(res.kho_blob);
+	scn_result_free(&res);
 	return status;
 }
 

@@ -3497,6 +3497,14 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 	return 0;
 }
 
+void scn_result_free(struct scn_result *r)
+{
+	kfree(r->vary_val);
+	kfree(r->kho_blob);
+	r->vary_val = NULL;
+	r->kho_blob = NULL;
+}
+
 int scn_run_one(struct scn_file *f, const struct scn_run_opts *opts, const char *vary,
 		struct scn_result *result)
 {

@@ -204,6 +204,9 @@ struct scn_result {
 int scn_run(struct scn_file *f, const struct scn_run_opts *opts, struct scn_result *results,
 	    int max);
 
+/* Free what a result owns (its varied value, its KHO image); the struct stays. */
+void scn_result_free(struct scn_result *r);
+
 /* Run @f once, under its varied switch's value @vary (NULL when it varies nothing). */
 int scn_run_one(struct scn_file *f, const struct scn_run_opts *opts, const char *vary,
 		struct scn_result *result);

@@ -25,7 +25,7 @@ int fuzz_one(const u8 *data, size_t len)
 		goto check;
 	n = scn_run(f, &opts, res, 16);
 	for (int i = 0; i < n; i++)
-		kfree(res[i].vary_val);
+		scn_result_free(&res[i]);
 	scn_file_free(f);
 check:
 	if (kmalloc_live() != live) {
