@@ -5,7 +5,10 @@
 
 #define GMF_VERSION "0.1.0"
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "base/types.h"
 
 int cmd_conformance(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
@@ -14,6 +17,14 @@ int cmd_kho(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_vmm(int argc, char **argv);
+
+/*
+ * A bad option: "gmf CMD: FLAG 'VAL': expected WHAT", or "gmf CMD: FLAG
+ * needs a value: WHAT" when @val is NULL. Returns 2, the usage status.
+ */
+int cli_bad_flag(const char *cmd, const char *flag, const char *val, const char *expected);
+/* A number, decimal or 0x hex, no sign, nothing after it. */
+bool cli_parse_u64(const char *s, u64 *out);
 
 /* A whole file (at most 16 MiB), NUL-terminated; NULL with errno set. */
 char *cli_read_file(const char *path, size_t *len);

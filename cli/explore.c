@@ -18,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "base/plant.h"
+#include "base/trace.h"
 #include "cli/cli.h"
 #include "scn/scn.h"
 #include "sim/sched.h"
@@ -64,27 +65,15 @@ struct xopts {
 	bool have_schedule;
 };
 
-static int bad(const char *cmd, const char *flag, const char *val, const char *want)
+/* A number no larger than @max. */
+static bool num(const char *s, u64 max, u64 *out)
 {
-	fprintf(stderr, "gmf %s: %s %s%s%s: expected %s\n", cmd, flag, val ? "'" : "", val ? val : "(missing)",
-		val ? "'" : "", want);
-	return 2;
-}
-
-static bool num(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	return !*end && !errno && *out <= max;
+	return cli_parse_u64(s, out) && *out <= max;
 }
 
 static int parse_args(const char *cmd, int argc, char **argv, struct xopts *o)
 {
-	unsigned long long v;
+	u64 v;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -100,7 +89,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct xopts *o)
 			continue;
 		} else if (!strcmp(a, "--seed")) {
 			if (!num(val, ~0ULL, &v))
-				return bad(cmd, a, val, "a number");
+				return cli_bad_flag(cmd, a, val, "a number");
 			o->so.seed = v;
 		} else if (!strcmp(a, "--plant")) {
 			if (!PLANT_BUGS_BUILT) {
@@ -114,20 +103,20 @@ static int parse_args(const char *cmd, int argc, char **argv, struct xopts *o)
 				for (int b = 0; b < __NR_PLANT_BUGS; b++)
 					snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 						 b ? " or " : "", plant_bug_names[b]);
-				return bad(cmd, a, val, names);
+				return cli_bad_flag(cmd, a, val, names);
 			}
 		} else if (!strcmp(a, "--vary")) {
 			if (!val)
-				return bad(cmd, a, val, "a value of the file's varied switch");
+				return cli_bad_flag(cmd, a, val, "a value of the file's varied switch");
 			o->vary = val;
 		} else if (!strcmp(cmd, "replay") && !strcmp(a, "--schedule")) {
 			if (!val)
-				return bad(cmd, a, val, "a schedule string (STEP:THREAD,...)");
+				return cli_bad_flag(cmd, a, val, "a schedule string (STEP:THREAD,...)");
 			o->so.schedule = val;
 			o->have_schedule = true;
 		} else if (!strcmp(cmd, "explore") && !strcmp(a, "--strategy")) {
 			if (!val)
-				return bad(cmd, a, val, "dfs, random or pct");
+				return cli_bad_flag(cmd, a, val, "dfs, random or pct");
 			if (!strcmp(val, "dfs"))
 				o->so.strategy = SCHED_DFS;
 			else if (!strcmp(val, "random"))
@@ -135,25 +124,25 @@ static int parse_args(const char *cmd, int argc, char **argv, struct xopts *o)
 			else if (!strcmp(val, "pct"))
 				o->so.strategy = SCHED_PCT;
 			else
-				return bad(cmd, a, val, "dfs, random or pct");
+				return cli_bad_flag(cmd, a, val, "dfs, random or pct");
 		} else if (!strcmp(cmd, "explore") && !strcmp(a, "--bound")) {
 			if (!num(val, 64, &v))
-				return bad(cmd, a, val, "a preemption bound, 0..64");
+				return cli_bad_flag(cmd, a, val, "a preemption bound, 0..64");
 			o->so.bound = (int)v;
 		} else if (!strcmp(cmd, "explore") && !strcmp(a, "--depth")) {
 			if (!num(val, 8, &v) || !v)
-				return bad(cmd, a, val, "a bug depth, 1..8");
+				return cli_bad_flag(cmd, a, val, "a bug depth, 1..8");
 			o->so.depth = (int)v;
 		} else if (!strcmp(cmd, "explore") && !strcmp(a, "--executions")) {
 			if (!num(val, ~0UL, &v) || !v)
-				return bad(cmd, a, val, "a positive number of executions");
+				return cli_bad_flag(cmd, a, val, "a positive number of executions");
 			o->executions = (unsigned long)v;
 		} else if (!strcmp(cmd, "explore") && !strcmp(a, "--seconds")) {
 			char *end;
 			double d = val ? strtod(val, &end) : 0;
 
 			if (!val || *end || !(d > 0) || d > 1e6)
-				return bad(cmd, a, val, "a positive number of seconds");
+				return cli_bad_flag(cmd, a, val, "a positive number of seconds");
 			o->seconds = d;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "gmf %s: unknown option '%s' (see gmf %s --help)\n", cmd, a, cmd);
@@ -329,16 +318,8 @@ static double now_s(void)
 
 static void json_str(const char *key, const char *v)
 {
-	printf(",\"%s\":\"", key);
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if ((unsigned char)*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	printf(",\"%s\":", key);
+	json_print_string(stdout, v);
 }
 
 /* Explore one value of the varied switch. 0 no violation, 1 one, 2 an error. */

@@ -4,7 +4,9 @@
  * expectation or check did not hold, 2 usage or input errors; gmf vmm also
  * 71 and 75 (the intake's fatal and eviction statuses) and 77 (no KVM).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -22,6 +24,30 @@ static const struct {
 	{ "run", cmd_run, "run scenario files and check their expectations" },
 	{ "vmm", cmd_vmm, "the small VMM on real KVM: run it, inject memory errors, read its record" },
 };
+
+int cli_bad_flag(const char *cmd, const char *flag, const char *val, const char *expected)
+{
+	if (val)
+		fprintf(stderr, "gmf %s: %s '%s': expected %s\n", cmd, flag, val, expected);
+	else
+		fprintf(stderr, "gmf %s: %s needs a value: %s\n", cmd, flag, expected);
+	return 2;
+}
+
+bool cli_parse_u64(const char *s, u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
 
 static void usage(FILE *f)
 {

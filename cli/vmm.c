@@ -184,30 +184,6 @@ static bool is_help(const char *s)
 
 /* ---- option parsing ---------------------------------------------------------- */
 
-static int bad_flag(const char *cmd, const char *flag, const char *val, const char *expected)
-{
-	if (val)
-		fprintf(stderr, "gmf vmm %s: %s '%s': expected %s\n", cmd, flag, val, expected);
-	else
-		fprintf(stderr, "gmf vmm %s: %s needs a value: %s\n", cmd, flag, expected);
-	return 2;
-}
-
-static bool parse_u64(const char *s, u64 *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_size(const char *s, u64 *out)
 {
 	unsigned long long v;
@@ -280,7 +256,7 @@ static int vmm_status(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--record")) {
 			if (++i >= argc)
-				return bad_flag("status", "--record", NULL, "the poison record's path");
+				return cli_bad_flag("vmm status", "--record", NULL, "the poison record's path");
 			db = argv[i];
 		} else {
 			fprintf(stderr, "gmf vmm status: unknown option '%s' (see gmf vmm status --help)\n",
@@ -921,50 +897,50 @@ static int vmm_run(int argc, char **argv)
 		}
 		if (!strcmp(a, "--record")) {
 			if (!val)
-				return bad_flag("run", a, NULL, "the poison record's path");
+				return cli_bad_flag("vmm run", a, NULL, "the poison record's path");
 			db = val;
 		} else if (!strcmp(a, "--log")) {
 			if (!val)
-				return bad_flag("run", a, NULL, "the event log's path");
+				return cli_bad_flag("vmm run", a, NULL, "the event log's path");
 			log = val;
 		} else if (!strcmp(a, "--memory")) {
 			if (!val || !parse_size(val, &v) || v < GUEST_MEM_MIN || v > (1ULL << 30) ||
 			    v % (2ULL << 20))
-				return bad_flag("run", a, val, "a size, a multiple of 2M from 4M to 1G (e.g. 8M)");
+				return cli_bad_flag("vmm run", a, val, "a size, a multiple of 2M from 4M to 1G (e.g. 8M)");
 			vcfg.mem_size = v;
 		} else if (!strcmp(a, "--vcpus")) {
-			if (!val || !parse_u64(val, &v) || v < 1 || v > VMM_MAX_VCPUS)
-				return bad_flag("run", a, val, "a number of vCPUs from 1 to 4");
+			if (!val || !cli_parse_u64(val, &v) || v < 1 || v > VMM_MAX_VCPUS)
+				return cli_bad_flag("vmm run", a, val, "a number of vCPUs from 1 to 4");
 			vcfg.nr_vcpus = (int)v;
 		} else if (!strcmp(a, "--threshold")) {
-			if (!val || !parse_u64(val, &v) || v < 1 || v > UINT_MAX)
-				return bad_flag("run", a, val, "a number of pages, 1 or more");
+			if (!val || !cli_parse_u64(val, &v) || v < 1 || v > UINT_MAX)
+				return cli_bad_flag("vmm run", a, val, "a number of pages, 1 or more");
 			rcfg.evict_pages = (unsigned int)v;
 			have_thr = true;
 		} else if (!strcmp(a, "--window")) {
-			if (!val || !parse_u64(val, &v) || v < 1 || v > UINT_MAX)
-				return bad_flag("run", a, val, "a number of seconds, 1 or more");
+			if (!val || !cli_parse_u64(val, &v) || v < 1 || v > UINT_MAX)
+				return cli_bad_flag("vmm run", a, val, "a number of seconds, 1 or more");
 			rcfg.evict_window_s = (unsigned int)v;
 			have_win = true;
 		} else if (!strcmp(a, "--live-update-after")) {
 			if (!val || !parse_seconds(val, &update_after))
-				return bad_flag("run", a, val, "a number of seconds greater than 0");
+				return cli_bad_flag("vmm run", a, val, "a number of seconds greater than 0");
 		} else if (!strcmp(a, "--errors-from")) {
 			if (!val)
-				return bad_flag("run", a, NULL, "a scenario file (docs/vmm-model.md)");
+				return cli_bad_flag("vmm run", a, NULL, "a scenario file (docs/vmm-model.md)");
 			errors_from = val;
 		} else if (!strcmp(a, "--vendor")) {
 			if (!val || (strcmp(val, "intel") && strcmp(val, "amd")))
-				return bad_flag("run", a, val, "intel or amd");
+				return cli_bad_flag("vmm run", a, val, "intel or amd");
 			icfg.vendor = !strcmp(val, "amd") ? INTAKE_AMD : INTAKE_INTEL;
 		} else if (!strcmp(a, "--inherit-fd")) {
-			if (!val || !parse_u64(val, &v) || v < 3 || v > INT_MAX ||
+			if (!val || !cli_parse_u64(val, &v) || v < 3 || v > INT_MAX ||
 			    fcntl((int)v, F_GETFD) < 0)
-				return bad_flag("run", a, val, "an open memfd inherited across exec");
+				return cli_bad_flag("vmm run", a, val, "an open memfd inherited across exec");
 			inherit_fd = (int)v;
 		} else {
 			if (!val || !parse_seconds(val, &seconds))
-				return bad_flag("run", a, val, "a number of seconds greater than 0");
+				return cli_bad_flag("vmm run", a, val, "a number of seconds greater than 0");
 		}
 		i++;
 	}
@@ -1320,13 +1296,13 @@ static int vmm_inject(int argc, char **argv)
 		} else if (!strcmp(a, "--vmm-memory")) {
 			vmm_memory = true;
 		} else if (!strcmp(a, "--pid")) {
-			if (!val || !parse_u64(val, &v) || v < 1 || v > INT_MAX)
-				return bad_flag("inject", a, val, "the pid of a running 'gmf vmm run'");
+			if (!val || !cli_parse_u64(val, &v) || v < 1 || v > INT_MAX)
+				return cli_bad_flag("vmm inject", a, val, "the pid of a running 'gmf vmm run'");
 			pid = (long long)v;
 			i++;
 		} else if (!strcmp(a, "--gpa")) {
-			if (!val || !parse_u64(val, &v))
-				return bad_flag("inject", a, val, "a guest physical address (0x... or decimal)");
+			if (!val || !cli_parse_u64(val, &v))
+				return cli_bad_flag("vmm inject", a, val, "a guest physical address (0x... or decimal)");
 			gpa = v;
 			have_gpa = true;
 			i++;
@@ -1379,8 +1355,8 @@ static int vmm_reset(int argc, char **argv)
 			reset_usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--pid")) {
-			if (!val || !parse_u64(val, &v) || v < 1 || v > INT_MAX)
-				return bad_flag("reset", a, val, "the pid of a running 'gmf vmm run'");
+			if (!val || !cli_parse_u64(val, &v) || v < 1 || v > INT_MAX)
+				return cli_bad_flag("vmm reset", a, val, "the pid of a running 'gmf vmm run'");
 			pid = (long long)v;
 			i++;
 		} else if (!strcmp(a, "--from-guest")) {
@@ -1388,7 +1364,7 @@ static int vmm_reset(int argc, char **argv)
 		} else if (!strncmp(a, "--from-guest=", 13)) {
 			how = a + 13;
 			if (strcmp(how, "cf9") && strcmp(how, "kbc") && strcmp(how, "triple-fault"))
-				return bad_flag("reset", "--from-guest", how, "cf9, kbc or triple-fault");
+				return cli_bad_flag("vmm reset", "--from-guest", how, "cf9, kbc or triple-fault");
 		} else {
 			fprintf(stderr, "gmf vmm reset: unknown option '%s' (see gmf vmm reset --help)\n", a);
 			return 2;
