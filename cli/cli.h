@@ -26,7 +26,13 @@ int cli_bad_flag(const char *cmd, const char *flag, const char *val, const char 
 /* A number, decimal or 0x hex, no sign, nothing after it. */
 bool cli_parse_u64(const char *s, u64 *out);
 
-/* A whole file (at most 16 MiB), NUL-terminated; NULL with errno set. */
-char *cli_read_file(const char *path, size_t *len);
+/* Scenario files are at most this big. */
+#define CLI_SCENARIO_MAX	(16u << 20)
+
+/*
+ * A whole file of at most @max bytes, NUL-terminated, for free(); NULL with
+ * errno set (EFBIG when it is bigger).
+ */
+char *cli_read_file(const char *path, size_t max, size_t *len);
 
 #endif

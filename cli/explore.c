@@ -173,7 +173,7 @@ static struct scn_file *load(const char *cmd, const struct xopts *o)
 	struct scn_file *f = NULL;
 	struct scn_error err;
 	size_t len;
-	char *text = cli_read_file(o->path, &len);
+	char *text = cli_read_file(o->path, CLI_SCENARIO_MAX, &len);
 
 	if (!text) {
 		fprintf(stderr, "gmf %s: cannot read %s: %s\n", cmd, o->path, strerror(errno));

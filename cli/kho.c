@@ -34,47 +34,6 @@ static void kho_usage(FILE *f)
 		"unreadable file or an image that does not parse.\n");
 }
 
-static void *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, got;
-
-	if (!f)
-		return NULL;
-	do {
-		if (n + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = cap ? 2 * cap : 8192);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (n > KHO_MAX_FILE) {
-			free(buf);
-			fclose(f);
-			errno = EFBIG;
-			return NULL;
-		}
-	} while (got);
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static int kho_save(const char *scn_path, const char *img_path)
 {
 	struct scn_run_opts opts = { .out = NULL, .quiet = true, .seed = 1, .kho_image = true };
@@ -83,7 +42,7 @@ static int kho_save(const char *scn_path, const char *img_path)
 	struct scn_error err;
 	struct scn_file *f;
 	size_t len;
-	char *text = slurp(scn_path, &len);
+	char *text = cli_read_file(scn_path, CLI_SCENARIO_MAX, &len);
 	int n, status = 0;
 	FILE *out;
 
@@ -137,7 +96,7 @@ static int kho_dump(const char *path)
 {
 	struct kho_error err;
 	size_t len;
-	void *blob = slurp(path, &len);
+	void *blob = cli_read_file(path, KHO_MAX_FILE, &len);
 	int ret;
 
 	if (!blob) {
@@ -215,7 +174,7 @@ static int kho_restore(const char *path)
 	size_t len, nvms = 0;
 	unsigned long released;
 	int ret, status = 0;
-	void *blob = slurp(path, &len);
+	void *blob = cli_read_file(path, KHO_MAX_FILE, &len);
 
 	if (!blob) {
 		fprintf(stderr, "gmf kho restore: cannot read %s: %s\n", path, strerror(errno));

@@ -28,51 +28,6 @@ static void run_usage(FILE *f)
 		"Exit status: 0 every expectation held, 1 one did not, 2 usage or parse error.\n");
 }
 
-char *cli_read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		size_t got;
-
-		if (n + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = (cap ? cap * 2 : 8192));
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-		if (n > (16u << 20)) {
-			free(buf);
-			fclose(f);
-			errno = EFBIG;
-			return NULL;
-		}
-	}
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct scn_run_opts opts = { .out = stdout };
@@ -127,7 +82,7 @@ int cmd_run(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++) {
 		struct scn_error err;
 		size_t len;
-		char *text = cli_read_file(paths[i], &len);
+		char *text = cli_read_file(paths[i], CLI_SCENARIO_MAX, &len);
 
 		if (!text) {
 			fprintf(stderr, "gmf run: cannot read %s: %s\n", paths[i], strerror(errno));

@@ -48,6 +48,7 @@
 #include "base/alloc.h"
 #include "base/compiler.h"
 #include "base/trace.h"
+#include "cli/cli.h"
 #include "cli/vmm_model.h"
 #include "scn/scn.h"
 #include "vmm/guest/layout.h"
@@ -57,7 +58,6 @@
 #define MODEL_EXIT_BAD	2
 #define MODEL_WAIT_MS	3000
 #define MODEL_READY_MS	10000
-#define MODEL_FILE_MAX	(16u << 20)
 
 /* ---- what the model did -------------------------------------------------------- */
 
@@ -148,35 +148,6 @@ static void trace_text(const struct trace_event *e, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 	s = buf + strspn(buf, " ");
 	memmove(buf, s, strlen(s) + 1);
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	if (!f)
-		return NULL;
-	buf = kmalloc(MODEL_FILE_MAX + 1, GFP_KERNEL);
-	if (!buf) {
-		fclose(f);
-		errno = ENOMEM;
-		return NULL;
-	}
-	n = fread(buf, 1, MODEL_FILE_MAX + 1, f);
-	if (ferror(f) || n > MODEL_FILE_MAX) {
-		int err = ferror(f) ? EIO : EFBIG;
-
-		kfree(buf);
-		fclose(f);
-		errno = err;
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
 }
 
 /* ---- load: the model's events for the VMM ------------------------------------------ */
@@ -402,17 +373,17 @@ int vmm_model_load(const char *path, const struct vm_config *cfg, bool live_upda
 	if (live_update)
 		return bad(&c, 0, "--errors-from and a live update (--live-update-after, --inherit-fd) "
 			   "do not go together: the new process would deliver the errors again");
-	text = read_all(path, &len);
+	text = cli_read_file(path, CLI_SCENARIO_MAX, &len);
 	if (!text)
 		return bad(&c, 0, "%s", strerror(errno));
 	memset(&perr, 0, sizeof(perr));
 	if (scn_parse(path, text, len, &f, &perr)) {
 		fprintf(stderr, "gmf vmm run: %s:%d:%d: error: %s\n", path, perr.line, perr.col,
 			perr.msg);
-		kfree(text);
+		free(text);
 		return MODEL_EXIT_BAD;
 	}
-	kfree(text);
+	free(text);
 	c.m = kzalloc(sizeof(*c.m), GFP_KERNEL);
 	if (!c.m || !(c.m->path = kstrdup(path, GFP_KERNEL))) {
 		status = bad(&c, 0, "out of memory");
