@@ -446,10 +446,31 @@ static __printf(2, 3) void reply(struct vmm_run *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Wait for the intake to handle the error raised after its @before-th
+ * event and fetch it: 0 with *@ev, 1 (replied) when it did not in time, 2
+ * (replied) when it is beyond the events the intake keeps.
+ */
+static int next_event(struct vmm_run *r, unsigned int before, struct intake_event *ev)
+{
+	static struct intake_event evs[INTAKE_MAX_EVENTS];
+
+	if (intake_wait_events(r->in, before + 1, VMM_WAIT_MS)) {
+		reply(r, "the intake did not handle the error within %d ms\n", VMM_WAIT_MS);
+		return 1;
+	}
+	if (before >= INTAKE_MAX_EVENTS) {
+		reply(r, "intake: event %u handled (beyond the %d kept)\n", before + 1, INTAKE_MAX_EVENTS);
+		return 2;
+	}
+	intake_events(r->in, evs, INTAKE_MAX_EVENTS);
+	*ev = evs[before];
+	return 0;
+}
+
 /* Raise one error through the intake, as a real one comes; reply with what happened. */
 static int serve_inject(struct vmm_run *r, u64 gpa, bool ao)
 {
-	static struct intake_event evs[INTAKE_MAX_EVENTS];
 	unsigned int before = intake_events(r->in, NULL, 0), nr_rep[VMM_MAX_VCPUS];
 	u8 *addr = (u8 *)vm_mem(r->vm) + gpa;
 	struct intake_event ev;
@@ -478,16 +499,9 @@ static int serve_inject(struct vmm_run *r, u64 gpa, bool ao)
 		      ao ? "BUS_MCEERR_AO" : "BUS_MCEERR_AR", gpa, strerror(-ret));
 		return 1;
 	}
-	if (intake_wait_events(r->in, before + 1, VMM_WAIT_MS)) {
-		reply(r, "the intake did not handle the error within %d ms\n", VMM_WAIT_MS);
-		return 1;
-	}
-	if (before >= INTAKE_MAX_EVENTS) {
-		reply(r, "intake: event %u handled (beyond the %d kept)\n", before + 1, INTAKE_MAX_EVENTS);
-		return 0;
-	}
-	intake_events(r->in, evs, INTAKE_MAX_EVENTS);
-	ev = evs[before];
+	ret = next_event(r, before, &ev);
+	if (ret)
+		return ret == 2 ? 0 : 1;
 	reply(r, "intake: %s at gpa %#" PRIx64 ", offset %#" PRIx64 ": %s", intake_kind_name(ev.kind),
 	      ev.gpa, ev.offset, intake_action_name(ev.action));
 	if (ev.action == INTAKE_INJECTED)
@@ -533,7 +547,6 @@ static u64 vmm_own_word;
  */
 static int serve_inject_vmm(struct vmm_run *r, bool ao)
 {
-	static struct intake_event evs[INTAKE_MAX_EVENTS];
 	unsigned int before = intake_events(r->in, NULL, 0);
 	struct intake_event ev;
 	int ret;
@@ -544,16 +557,9 @@ static int serve_inject_vmm(struct vmm_run *r, bool ao)
 		reply(r, "raising SIGBUS in the VMM's own memory failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (intake_wait_events(r->in, before + 1, VMM_WAIT_MS)) {
-		reply(r, "the intake did not handle the error within %d ms\n", VMM_WAIT_MS);
-		return 1;
-	}
-	if (before >= INTAKE_MAX_EVENTS) {
-		reply(r, "intake: event %u handled (beyond the %d kept)\n", before + 1, INTAKE_MAX_EVENTS);
-		return 0;
-	}
-	intake_events(r->in, evs, INTAKE_MAX_EVENTS);
-	ev = evs[before];
+	ret = next_event(r, before, &ev);
+	if (ret)
+		return ret == 2 ? 0 : 1;
 	reply(r, "intake: %s at host addr %#" PRIx64 " (the VMM's own memory): %s", intake_kind_name(ev.kind),
 	      ev.hva, intake_action_name(ev.action));
 	if (ev.action == INTAKE_FATAL)
