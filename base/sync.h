@@ -139,15 +139,6 @@ static inline void atomic_set(atomic_t *v, int i)
 	v->counter = i;
 }
 
-/*
- * Set the counter of an object no other thread can reach yet (a folio being
- * built): a plain store, not a decision point.
- */
-static inline void atomic_init(atomic_t *v, int i)
-{
-	v->counter = i;
-}
-
 static inline int atomic_add_return(int i, atomic_t *v)
 {
 	sync_point(SYNC_ATOMIC, v, "atomic_add_return");

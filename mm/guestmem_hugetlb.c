@@ -153,7 +153,7 @@ int guestmem_hugetlb_split(struct folio *folio)
 		p->cache_node.start = p->cache_node.last = p->index;
 		WARN_ON(host, rangemap_insert(&mapping->i_pages, &p->cache_node));
 		/* The pieces appear together: no decision point per piece. */
-		atomic_init(&p->_refcount, 1);
+		folio_set_count(p, 1);
 		if ((copy_head || unreliable) && poisoned)
 			SetPageHWPoison(pfn_to_page(host, pfn + i));
 	}
@@ -304,7 +304,7 @@ int guestmem_hugetlb_merge(struct address_space *mapping, pgoff_t index)
 	huge->cache_node.last = base + nr - 1;
 	WARN_ON(host, rangemap_insert(&mapping->i_pages, &huge->cache_node));
 	/* Not a decision point: the huge folio appears whole (the pieces' refcounts are frozen). */
-	atomic_init(&huge->_refcount, (int)nr);
+	folio_set_count(huge, (int)nr);
 	list_add_tail(&huge->lru, &gs->h->hugepage_activelist);
 	mutex_unlock(&host->hugetlb_lock);
 	trace_note(host->trace, "guest_memfd: merged the %s page at pfn %#lx", gs->h->name, gs_head(gs));

@@ -181,6 +181,12 @@ static inline bool folio_test_offline(const struct folio *f) { return f->page_ty
 static inline bool folio_test_large_kmalloc(const struct folio *f) { return f->page_type == PGTY_large_kmalloc; }
 
 static inline int folio_ref_count(const struct folio *f) { return atomic_read(&f->_refcount); }
+/*
+ * The count of a folio being built or torn down, out of other threads'
+ * reach (the kernel's folio_set_count()). MODEL: a plain store, so it is no
+ * decision point of the race explorer: the folio appears with its count.
+ */
+static inline void folio_set_count(struct folio *f, int v) { f->_refcount.counter = v; }
 static inline void folio_get(struct folio *f) { atomic_inc(&f->_refcount); }
 static inline bool folio_try_get(struct folio *f) { return atomic_inc_not_zero(&f->_refcount); }
 /* Drop a reference; the last one frees the folio (mm/swap.c). */

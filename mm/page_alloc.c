@@ -305,7 +305,7 @@ void folio_free(struct folio *folio)
 		kfree(folio);
 		return;
 	}
-	atomic_init(&folio->_refcount, 0);
+	folio_set_count(folio, 0);
 	folio->dead_next = host->dead_folios;
 	host->dead_folios = folio;
 }

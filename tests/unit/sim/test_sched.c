@@ -35,7 +35,7 @@ static char *find_lost_update(struct explorer *x, unsigned long *execs)
 {
 	*execs = 0;
 	while (explorer_next(x)) {
-		atomic_init(&counter, 0);
+		atomic_set(&counter, 0);
 		if (explorer_run(x, &racy_ops) != SCHED_OK)
 			return NULL;
 		(*execs)++;
@@ -65,7 +65,7 @@ TEST(dfs_finds_the_lost_update_and_replay_reproduces_it)
 	x = explorer_new(&r, 2, names2, why, sizeof(why));
 	ASSERT_NOT_NULL(x);
 	ASSERT_TRUE(explorer_next(x));
-	atomic_init(&counter, 0);
+	atomic_set(&counter, 0);
 	EXPECT_EQ(explorer_run(x, &racy_ops), SCHED_OK);
 	EXPECT_EQ(counter.counter, 1);
 	EXPECT_STREQ(explorer_schedule(x), s);
@@ -101,7 +101,7 @@ TEST(bound_two_explores_more_than_bound_one)
 		ASSERT_NOT_NULL(x);
 		n[b] = 0;
 		while (explorer_next(x)) {
-			atomic_init(&counter, 0);
+			atomic_set(&counter, 0);
 			ASSERT_EQ(explorer_run(x, &racy_ops), SCHED_OK);
 			n[b]++;
 		}
@@ -163,7 +163,7 @@ TEST(a_failing_check_stops_the_execution_where_it_is)
 
 	ASSERT_NOT_NULL(x);
 	ASSERT_TRUE(explorer_next(x));
-	atomic_init(&counter, 0);
+	atomic_set(&counter, 0);
 	EXPECT_EQ(explorer_run(x, &ops), SCHED_CHECK_FAILED);
 	EXPECT_TRUE(strstr(explorer_why(x), "counter reached 1") != NULL);
 	EXPECT_EQ(counter.counter, 1);	/* the second thread never ran its store */
@@ -196,7 +196,7 @@ TEST(replay_refuses_a_step_past_the_end)
 
 	ASSERT_NOT_NULL(x);
 	ASSERT_TRUE(explorer_next(x));
-	atomic_init(&counter, 0);
+	atomic_set(&counter, 0);
 	EXPECT_EQ(explorer_run(x, &racy_ops), SCHED_BAD_SCHEDULE);
 	EXPECT_TRUE(strstr(explorer_why(x), "step 99 is past the end") != NULL);
 	explorer_free(x);
@@ -224,7 +224,7 @@ static void run_strategy(enum sched_strategy s, u64 seed, char *out, size_t len)
 
 	out[0] = 0;
 	for (int i = 0; x && i < 20 && explorer_next(x); i++) {
-		atomic_init(&counter, 0);
+		atomic_set(&counter, 0);
 		if (explorer_run(x, &racy_ops) != SCHED_OK)
 			break;
 		snprintf(out + strlen(out), len - strlen(out), "%s|", explorer_schedule(x));
