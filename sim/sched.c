@@ -24,7 +24,10 @@ struct mthread {
 	enum tstate state;
 	const void *blocked_on;
 	const char *blocked_name;
-	char at[64];			/* where it stopped last */
+	/* Where it stopped last, formatted only for a switch's note. */
+	enum { AT_OP, AT_BLOCKED, AT_END } at;
+	enum sync_op at_op;
+	const char *at_name;
 	int prio;			/* pct */
 };
 
@@ -434,6 +437,21 @@ record:
 	return c;
 }
 
+/* The caller's note of a switch from @from, which is where it stopped last. */
+static void switched(struct explorer *x, int from, int to)
+{
+	const struct mthread *t = &x->t[from];
+	char what[96];
+
+	if (t->at == AT_OP)
+		snprintf(what, sizeof(what), "%s %s", sync_op_names[t->at_op], t->at_name);
+	else if (t->at == AT_BLOCKED)
+		snprintf(what, sizeof(what), "blocked on %s", t->at_name);
+	else
+		snprintf(what, sizeof(what), "its end");
+	x->ops->switched(x->ops->arg, x->npts - 1, from, to, what);
+}
+
 /* Called with x->mu held by the thread giving up the baton (or main: from -1). */
 static void hand_over(struct explorer *x, int from)
 {
@@ -464,7 +482,7 @@ static void hand_over(struct explorer *x, int from)
 	}
 	x->running = next;
 	if (next != from && from >= 0 && x->ops->switched)
-		x->ops->switched(x->ops->arg, x->npts - 1, from, next, x->t[from].at);
+		switched(x, from, next);
 	if (next != from) {
 		if (x->ops->switch_in)
 			x->ops->switch_in(x->ops->arg, next);
@@ -487,7 +505,9 @@ static void hook_point(void *ctx, enum sync_op op, const void *obj, const char *
 	if (!t || in_check)
 		return;		/* the main thread, outside the execution; or the check */
 	pthread_mutex_lock(&x->mu);
-	snprintf(t->at, sizeof(t->at), "%s %s", sync_op_names[op], name);
+	t->at = AT_OP;
+	t->at_op = op;
+	t->at_name = name;
 	if (op == SYNC_UNLOCK)
 		for (int i = 0; i < x->n; i++)
 			if (x->t[i].state == T_BLOCKED && x->t[i].blocked_on == obj)
@@ -527,7 +547,8 @@ static void hook_block(void *ctx, const void *obj, const char *name)
 	struct mthread *t = self;
 
 	pthread_mutex_lock(&x->mu);
-	snprintf(t->at, sizeof(t->at), "blocked on %s", name);
+	t->at = AT_BLOCKED;
+	t->at_name = name;
 	t->state = T_BLOCKED;
 	t->blocked_on = obj;
 	t->blocked_name = name;
@@ -553,7 +574,7 @@ static void *thread_main(void *arg)
 	pthread_mutex_unlock(&x->mu);
 	x->ops->run(x->ops->arg, t->id);
 	pthread_mutex_lock(&x->mu);
-	snprintf(t->at, sizeof(t->at), "its end");
+	t->at = AT_END;
 	t->state = T_DONE;
 	hand_over(x, t->id);
 	pthread_mutex_unlock(&x->mu);
