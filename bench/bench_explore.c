@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "scn/scn.h"
 #include "sim/sched.h"
 
@@ -30,13 +31,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -97,8 +91,7 @@ static void bench_one(const char *path)
 		plain[i] = now_s() - t0;
 		scn_result_free(&r);
 	}
-	qsort(plain, REPS, sizeof(plain[0]), cmp_double);
-	per_plain = plain[REPS / 2];
+	per_plain = median(plain, REPS);
 	x = explorer_new(&so, f->nthreads, (const char *const *)f->threads, why, sizeof(why));
 	if (!x) {
 		printf("  %-44s %s\n", path, why);

@@ -18,35 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "kvm/kvm.h"
 
 #define REPS		5
 #define GiB		(1ULL << 30)
 #define MF_PIECES	20000		/* memory_failure() calls on pieces of one split 1G page */
-
-static u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[REPS];
-
-	memcpy(s, v, sizeof(*v) * (size_t)n);
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 static double min_of(const double *v, int n)
 {
@@ -64,12 +41,6 @@ static double max_of(const double *v, int n)
 	for (int i = 1; i < n; i++)
 		m = v[i] > m ? v[i] : m;
 	return m;
-}
-
-/* mallinfo2() reads 0 under a sanitizer's allocator: no ratio then. */
-static double ratio(double x, double base)
-{
-	return base > 0 ? x / base : 0;
 }
 
 /* Bytes malloc has handed out and not had back, after giving back what it can. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "mm/memory-failure.h"
 #include "mm/mm.h"
 
@@ -27,36 +28,6 @@
 #define MiB_F		(1024.0 * 1024.0)
 #define MF_BATCH	1000		/* memory failures on each host of the memory table */
 #define BUDGET_16T	(256ULL << 20)	/* the bound for a 16 TiB HugeTLB host */
-
-static u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[REPS];
-
-	memcpy(s, v, sizeof(*v) * (size_t)n);
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* mallinfo2() reads 0 under a sanitizer's allocator: no ratio then. */
-static double ratio(double x, double base)
-{
-	return base > 0 ? x / base : 0;
-}
 
 /* Bytes malloc has handed out and not had back (arenas and mmapped chunks). */
 static double heap_bytes(void)

@@ -34,6 +34,7 @@
 
 #include <linux/kvm.h>
 
+#include "bench/bench.h"
 #include "vmm/guest/layout.h"
 #include "vmm/intake.h"
 #include "vmm/vm.h"
@@ -52,28 +53,6 @@
 static u64 ts_ns(const struct timespec *ts)
 {
 	return (u64)ts->tv_sec * 1000000000ULL + (u64)ts->tv_nsec;
-}
-
-static u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ns(&ts);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts @v. */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void skip(const char *why)
