@@ -504,8 +504,8 @@ int cmd_replay(int argc, char **argv)
 	} else {
 		status = r.passed ? 0 : 1;
 		if (!o.json)
-			printf("%s %s%s (schedule '%s', %lu decision points)%s%s\n", r.passed ? "PASS" : "FAIL",
-			       f->path, "", o.so.schedule, explorer_steps(x), r.passed ? "" : ": ",
+			printf("%s %s (schedule '%s', %lu decision points)%s%s\n", r.passed ? "PASS" : "FAIL",
+			       f->path, o.so.schedule, explorer_steps(x), r.passed ? "" : ": ",
 			       r.passed ? "" : r.failure);
 	}
 	scn_result_free(&r);

@@ -2970,7 +2970,7 @@ static void conc_thread(void *arg, int tid)
 	for (int i = 0; i < f->n && !c->failed; i++) {
 		const struct scn_stmt *st = &f->stmts[i];
 
-		if (st->thread && st->thread_idx == tid && st->line > f->conc_line)
+		if (st->thread && st->thread_idx == tid)
 			(void)run_stmt(c, st);
 	}
 }

@@ -23,6 +23,7 @@
 
 #include "base/trace.h"
 #include "base/types.h"
+#include "sim/sched.h"
 
 struct scn_arg {
 	char *key;		/* NULL for a positional argument */
@@ -77,8 +78,6 @@ struct scn_error {
 int scn_parse(const char *path, const char *text, size_t len, struct scn_file **out,
 	      struct scn_error *err);
 void scn_file_free(struct scn_file *f);
-
-struct explorer;
 
 /*
  * What a run's observer (scn_run_opts.on_event) is told, event by event, as
@@ -151,8 +150,8 @@ struct scn_event {
 	u64 size, flags;
 };
 
-/* Threads of a concurrent block (sim/sched.h's SCHED_MAX_THREADS). */
-#define SCN_MAX_THREADS	8
+/* Threads of a concurrent block: as many as the explorer's scheduler runs. */
+#define SCN_MAX_THREADS	SCHED_MAX_THREADS
 
 struct scn_run_opts {
 	FILE *out;		/* trace and verdict output, or NULL */
