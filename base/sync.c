@@ -151,16 +151,6 @@ void sync_lock_bit(unsigned long *word, unsigned int bit, const void *obj, const
 	held++;
 }
 
-bool sync_trylock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name)
-{
-	sync_point(SYNC_LOCK, obj, name);
-	if (*word & (1UL << bit))
-		return false;
-	*word |= 1UL << bit;
-	held++;
-	return true;
-}
-
 void sync_unlock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name)
 {
 	if (!(*word & (1UL << bit))) {

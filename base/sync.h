@@ -117,7 +117,6 @@ void up_write(struct rw_semaphore *s);
  * @obj names it to the scheduler; it must outlive every waiter.
  */
 void sync_lock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name);
-bool sync_trylock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name);
 void sync_unlock_bit(unsigned long *word, unsigned int bit, const void *obj, const char *name);
 
 /* ---- atomics ------------------------------------------------------------- */

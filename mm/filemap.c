@@ -47,32 +47,11 @@ void folio_lock(struct folio *folio)
 	sync_lock_bit(&p->flags, PG_locked, p, "folio_lock");
 }
 
-bool folio_trylock(struct folio *folio)
-{
-	struct page *p = lock_page_of(folio);
-
-	return sync_trylock_bit(&p->flags, PG_locked, p, "folio_lock");
-}
-
-void folio_unlock(struct folio *folio)
-{
-	struct page *p = lock_page_of(folio);
-
-	sync_unlock_bit(&p->flags, PG_locked, p, "folio_lock");
-}
-
 void folio_unlock_pfn(struct host *host, unsigned long pfn)
 {
 	struct page *p = pfn_to_page(host, pfn);
 
 	sync_unlock_bit(&p->flags, PG_locked, p, "folio_lock");
-}
-
-bool folio_test_locked(const struct folio *folio)
-{
-	const struct page *p = page_lookup(folio->host, folio_lock_pfn(folio));
-
-	return p && test_bit(PG_locked, &p->flags);
 }
 
 /* shmem keeps a poisoned folio in the page cache so that later reads fail. */

@@ -661,11 +661,11 @@ void host_counter(struct host *host, const char *name, long value, long delta);
  */
 unsigned long folio_lock_pfn(const struct folio *folio);
 void folio_lock(struct folio *folio);
-bool folio_trylock(struct folio *folio);
-void folio_unlock(struct folio *folio);
-/* Unlock the lock at @pfn (folio_lock_pfn() before a restructuring). */
+/*
+ * Unlock the lock at @pfn (folio_lock_pfn() taken before the folio was
+ * locked): the folio itself may have been split or merged away meanwhile.
+ */
 void folio_unlock_pfn(struct host *host, unsigned long pfn);
-bool folio_test_locked(const struct folio *folio);
 
 static inline bool PageHWPoison(const struct page *p) { return test_bit(PG_hwpoison, &p->flags); }
 static inline void SetPageHWPoison(struct page *p) { set_bit(PG_hwpoison, &p->flags); }
