@@ -4,6 +4,7 @@
  * by line, checks the host's invariants after every line and every
  * expectation where it stands.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,9 +98,7 @@ struct scn_ctx {
 	bool in_block;
 	unsigned long block_warnings;	/* host->nr_warnings when the block started */
 	/* Frames of the block's at=/pfn= locations, resolved when it starts. */
-	const struct scn_stmt *pre_st[32];
-	unsigned long pre_pfn[32];
-	int npre;
+	unsigned long *at_pfn;		/* by statement index; ULONG_MAX: none */
 	int sched_outcome;
 	bool abandon;			/* a deadlock parked threads on this host */
 	struct task_struct *thr_current[SCN_MAX_THREADS];
@@ -271,12 +270,11 @@ static int resolve(struct scn_ctx *c, const struct scn_stmt *st, const char *v,
 	 * location was when the block started, whatever another thread is doing
 	 * to the page cache meanwhile.
 	 */
-	if (c->in_block && pfnp && !addrp && !taskp)
-		for (int i = 0; i < c->npre; i++)
-			if (c->pre_st[i] == st && !strcmp(scn_arg(st, "at") ? scn_arg(st, "at") : "", v)) {
-				*pfnp = c->pre_pfn[i];
-				return 0;
-			}
+	if (c->in_block && c->at_pfn && pfnp && !addrp && !taskp && scn_arg(st, "at") &&
+	    !strcmp(scn_arg(st, "at"), v) && c->at_pfn[st - c->f->stmts] != ULONG_MAX) {
+		*pfnp = c->at_pfn[st - c->f->stmts];
+		return 0;
+	}
 	if (v[0] >= '0' && v[0] <= '9') {
 		if (!pfnp)
 			return fail(c, st, "'%s' has no user address: give a mapping location", v);
@@ -3030,17 +3028,14 @@ static int run_concurrent(struct scn_ctx *c, const struct scn_stmt *st)
 	struct task_struct *saved = c->host->current;
 	enum sched_outcome o;
 
-	c->npre = 0;
-	for (int i = 0; i < c->f->n && c->npre < (int)ARRAY_SIZE(c->pre_st); i++) {
+	c->at_pfn = kcalloc((size_t)c->f->n, sizeof(*c->at_pfn), __GFP_NOFAIL);
+	for (int i = 0; i < c->f->n; i++) {
 		const struct scn_stmt *s = &c->f->stmts[i];
-		unsigned long pfn;
 
-		if (!s->thread || s->line < st->line || !scn_arg(s, "at"))
-			continue;
-		if (resolve(c, s, scn_arg(s, "at"), &pfn, NULL, NULL))
+		c->at_pfn[i] = ULONG_MAX;
+		if (s->thread && scn_arg(s, "at") &&
+		    resolve(c, s, scn_arg(s, "at"), &c->at_pfn[i], NULL, NULL))
 			return -1;
-		c->pre_st[c->npre] = s;
-		c->pre_pfn[c->npre++] = pfn;
 	}
 	obj_reserve(c, c->f->nblock_names);
 	c->in_block = true;
@@ -3454,6 +3449,7 @@ static int run_once(struct scn_file *f, const struct scn_run_opts *opts, const c
 		}
 		fputs("}\n", out);
 	}
+	kfree(c.at_pfn);
 	for (int i = 0; i < c.nobjs; i++)
 		kfree(c.objs[i].name);
 	kfree(c.objs);
